@@ -1,0 +1,260 @@
+"""The recurrent cells of 3D-MIM, written once for any spatial rank (2D MIM comes free).
+
+Equations follow the original 3D-MIM code (kyaFUK/3D-MIM; see ``MAPPING.md`` §2 of the
+reference) and MIM (Wang et al. 2019, arXiv:1811.07490):
+
+* :class:`SpatioTemporalLSTMCell`: layer 0, ``(x, H, C, M) → (H', C', M')``.
+* :class:`MIMNCell`: the non-stationary module. As ``MIMN`` it carries the difference stream
+  ``(u, D, N) → (D', N')``; inside a MIM block, as ``MIM-S``, it replaces the forget gate.
+* :class:`MIMBlockCell`: layers >= 1, ``(x, d, H, C, M, S) → (H', C', M', S')``.
+
+Shapes are channels-last, ``[B, *grid, channels]`` with ``grid = (W', H', D')`` for rank 3.
+Each gate convolution is followed by :class:`TensorLayerNorm` (statistics over all non-batch
+axes, shared by the gate chunks; per-channel scale and offset). Every forget gate adds +1.
+Weights carry the original TF1 variable names, so a checkpoint maps onto them one to one
+(see :meth:`original_weights`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+FORGET_BIAS = 1.0
+LN_EPSILON = 1e-5
+
+
+def _uniform(limit: float) -> keras.initializers.Initializer:
+    return keras.initializers.RandomUniform(-limit, limit)
+
+
+def _channel_glorot(c_in: int, c_out: int) -> keras.initializers.Initializer:
+    """The original's ``w_initializer``: U(±sqrt(6 / (c_in + c_out))), channels only."""
+    return _uniform(math.sqrt(6.0 / (c_in + c_out)))
+
+
+@keras.saving.register_keras_serializable(package="mim3d")
+class ConvNorm(keras.layers.Layer):
+    """Stride-1 'same' convolution with bias, then the optional tensor layer norm.
+
+    ``LN(z) = z · inv + (b − μ · inv)``, ``inv = s / sqrt(v + 1e-5)``, with μ and the population
+    variance v over all non-batch axes of ``z`` (all gate chunks together), ``s`` and ``b`` per
+    channel (``TensorLayerNorm.py`` of the original).
+
+    Input ``[B, *grid, c_in]`` → output ``[B, *grid, filters]``.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, layer_norm: bool = True,
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.layer_norm = bool(layer_norm)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        rank = len(input_shape) - 2
+        c_in = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.kernel_size,) * rank + (c_in, self.filters),
+            initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        if self.layer_norm:
+            self.ln_offset = self.add_weight(name="b", shape=(self.filters,),
+                                             initializer="zeros")
+            self.ln_scale = self.add_weight(name="s", shape=(self.filters,),
+                                            initializer="ones")
+
+    def call(self, x):
+        z = tf.nn.bias_add(tf.nn.convolution(x, self.kernel, padding="SAME"), self.bias)
+        if not self.layer_norm:
+            return z
+        axes = list(range(1, len(z.shape)))
+        mean, var = tf.nn.moments(z, axes, keepdims=True)
+        inv = self.ln_scale * tf.math.rsqrt(var + LN_EPSILON)
+        return z * inv + (self.ln_offset - mean * inv)
+
+    def original_weights(self, prefix: str) -> dict:
+        """``{original TF1 name: variable}`` for ``prefix`` = ``<scope>/<conv name>``."""
+        names = {f"{prefix}/kernel": self.kernel, f"{prefix}/bias": self.bias}
+        if self.layer_norm:
+            names[f"{prefix}b"] = self.ln_offset
+            names[f"{prefix}s"] = self.ln_scale
+        return names
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "layer_norm": self.layer_norm,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+class _Cell(keras.layers.Layer):
+    """Shared arguments of the three cells."""
+
+    def __init__(self, num_hidden: int, filter_size: int, grid: tuple[int, ...],
+                 layer_norm: bool = True, per_channel_peephole: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_hidden) < 1:
+            raise ValueError(f"num_hidden must be >= 1; received num_hidden={num_hidden}")
+        if int(filter_size) < 1 or int(filter_size) % 2 == 0:
+            raise ValueError(f"filter_size must be odd and >= 1; received {filter_size}")
+        self.num_hidden = int(num_hidden)
+        self.filter_size = int(filter_size)
+        self.grid = tuple(int(n) for n in grid)
+        self.layer_norm = bool(layer_norm)
+        self.per_channel_peephole = bool(per_channel_peephole)
+
+    @property
+    def rank(self) -> int:
+        return len(self.grid)
+
+    def _conv(self, filters, name, c_in, kernel_size=None, layer_norm=None, init=None):
+        conv = ConvNorm(filters, kernel_size or self.filter_size,
+                        self.layer_norm if layer_norm is None else layer_norm,
+                        kernel_initializer=init or _channel_glorot(c_in, filters), name=name)
+        conv.build((None, *self.grid, c_in))
+        return conv
+
+    def _peephole(self, name: str, channels: int):
+        shape = (channels,) if self.per_channel_peephole else (*self.grid, channels)
+        return self.add_weight(name=name, shape=shape, initializer="glorot_uniform")
+
+    def get_config(self):
+        return {**super().get_config(), "num_hidden": self.num_hidden,
+                "filter_size": self.filter_size, "grid": list(self.grid),
+                "layer_norm": self.layer_norm,
+                "per_channel_peephole": self.per_channel_peephole}
+
+
+@keras.saving.register_keras_serializable(package="mim3d")
+class SpatioTemporalLSTMCell(_Cell):
+    """Layer 0 of 3D-MIM (PredRNN's ST-LSTM; original ``SpatioTemporalLSTMCellv2``).
+
+    ``call(x, h, c, m)``: x ``[B, *grid, c_in]``; h, c, m ``[B, *grid, nh]`` →
+    ``(h', c', m')``, each ``[B, *grid, nh]``.
+    """
+
+    def build(self, input_shape):
+        nh, c_in = self.num_hidden, int(input_shape[-1])
+        self.time_state_to_state = self._conv(4 * nh, "time_state_to_state", nh)
+        self.spatio_state_to_state = self._conv(4 * nh, "spatio_state_to_state", nh)
+        self.input_to_state = self._conv(4 * nh, "input_to_state", c_in)
+        self.cell_reduce = self._conv(nh, "cell_reduce", 2 * nh, kernel_size=1,
+                                      layer_norm=False, init="glorot_uniform")
+
+    def call(self, x, h, c, m):
+        i_x, g_x, f_x, o_x = tf.split(self.input_to_state(x), 4, axis=-1)
+        i_t, g_t, f_t, o_t = tf.split(self.time_state_to_state(h), 4, axis=-1)
+        i_s, g_s, f_s, o_s = tf.split(self.spatio_state_to_state(m), 4, axis=-1)
+        i = tf.sigmoid(i_x + i_t)
+        i_ = tf.sigmoid(i_x + i_s)
+        g = tf.tanh(g_x + g_t)
+        g_ = tf.tanh(g_x + g_s)
+        f = tf.sigmoid(f_x + f_t + FORGET_BIAS)
+        f_ = tf.sigmoid(f_x + f_s + FORGET_BIAS)
+        o = tf.sigmoid(o_x + o_t + o_s)
+        new_m = f_ * m + i_ * g_
+        new_c = f * c + i * g
+        new_h = o * tf.tanh(self.cell_reduce(tf.concat([new_c, new_m], axis=-1)))
+        return new_h, new_c, new_m
+
+    def original_weights(self, scope: str) -> dict:
+        names = {}
+        for conv in ("time_state_to_state", "spatio_state_to_state", "input_to_state",
+                     "cell_reduce"):
+            names.update(getattr(self, conv).original_weights(f"{scope}/{conv}"))
+        return names
+
+
+@keras.saving.register_keras_serializable(package="mim3d")
+class MIMNCell(_Cell):
+    """The non-stationary module (original ``MIMN``; also ``MIMBlock.MIMS``).
+
+    ``call(x, h, c)``: x ``[B, *grid, c_in]``, h and c ``[B, *grid, nh]`` → ``(h', c')``.
+    Peepholes: ``c_t_weight`` ``[*grid, 2nh]`` (first half feeds i, second f) and
+    ``oc_weight`` ``[*grid, nh]``; ``[2nh]`` and ``[nh]`` with ``per_channel_peephole``.
+
+    Args:
+        conv_init: None for the MIM-S initialiser (U(±sqrt(6/(c_in+c_out)))), or a float
+            ``a`` for U(±a) (the original MIMN uses 0.001).
+    """
+
+    def __init__(self, *args, conv_init: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conv_init = conv_init
+
+    def build(self, input_shape):
+        nh, c_in = self.num_hidden, int(input_shape[-1])
+        init = None if self.conv_init is None else _uniform(self.conv_init)
+        self.state_to_state = self._conv(4 * nh, "state_to_state", nh, init=init)
+        self.c_t_weight = self._peephole("c_t_weight", 2 * nh)
+        self.input_to_state = self._conv(4 * nh, "input_to_state", c_in, init=init)
+        self.oc_weight = self._peephole("oc_weight", nh)
+
+    def call(self, x, h, c):
+        i_h, g_h, f_h, o_h = tf.split(self.state_to_state(h), 4, axis=-1)
+        i_c, f_c = tf.split(tf.concat([c, c], axis=-1) * self.c_t_weight, 2, axis=-1)
+        i_x, g_x, f_x, o_x = tf.split(self.input_to_state(x), 4, axis=-1)
+        i = tf.sigmoid(i_h + i_c + i_x)
+        f = tf.sigmoid(f_h + f_c + f_x + FORGET_BIAS)
+        g = g_h + g_x
+        new_c = f * c + i * tf.tanh(g)
+        new_h = tf.sigmoid(o_h + o_x + new_c * self.oc_weight) * tf.tanh(new_c)
+        return new_h, new_c
+
+    def original_weights(self, scope: str) -> dict:
+        names = {f"{scope}/c_t_weight": self.c_t_weight, f"{scope}/oc_weight": self.oc_weight}
+        names.update(self.state_to_state.original_weights(f"{scope}/state_to_state"))
+        names.update(self.input_to_state.original_weights(f"{scope}/input_to_state"))
+        return names
+
+    def get_config(self):
+        return {**super().get_config(), "conv_init": self.conv_init}
+
+
+@keras.saving.register_keras_serializable(package="mim3d")
+class MIMBlockCell(_Cell):
+    """Layers >= 1 of 3D-MIM (original ``MIMBlock``).
+
+    ``call(x, d, h, c, m, s)``: x = H^{l-1}_t, d = D^l_t (difference stream), h = H^l_{t-1},
+    c = C^l_{t-1}, m = zig-zag memory, s = MIM-S cell state; all ``[B, *grid, nh]`` →
+    ``(h', c', m', s')``. The temporal forget gate is replaced by MIM-S: ``C' = T + i ⊙ g``
+    where ``(T, S') = MIMS(x=d, h=c, c=s)``.
+    """
+
+    def build(self, input_shape):
+        nh, c_in = self.num_hidden, int(input_shape[-1])
+        self.time_state_to_state = self._conv(3 * nh, "time_state_to_state", nh)
+        self.spatio_state_to_state = self._conv(4 * nh, "spatio_state_to_state", nh)
+        self.input_to_state = self._conv(4 * nh, "input_to_state", c_in)
+        self.mims = MIMNCell(nh, self.filter_size, self.grid, self.layer_norm,
+                             self.per_channel_peephole, name="mims")
+        self.mims.build((None, *self.grid, nh))
+        self.cell_reduce = self._conv(nh, "cell_reduce", 2 * nh, kernel_size=1,
+                                      layer_norm=False, init="glorot_uniform")
+
+    def call(self, x, d, h, c, m, s):
+        i_s, g_s, f_s, o_s = tf.split(self.spatio_state_to_state(m), 4, axis=-1)
+        i_t, g_t, o_t = tf.split(self.time_state_to_state(h), 3, axis=-1)
+        i_x, g_x, f_x, o_x = tf.split(self.input_to_state(x), 4, axis=-1)
+        i = tf.sigmoid(i_x + i_t)
+        i_ = tf.sigmoid(i_x + i_s)
+        g = tf.tanh(g_x + g_t)
+        g_ = tf.tanh(g_x + g_s)
+        f_ = tf.sigmoid(f_x + f_s + FORGET_BIAS)
+        o = tf.sigmoid(o_x + o_t + o_s)
+        new_m = f_ * m + i_ * g_
+        t_out, new_s = self.mims(d, c, s)
+        new_c = t_out + i * g
+        new_h = o * tf.tanh(self.cell_reduce(tf.concat([new_c, new_m], axis=-1)))
+        return new_h, new_c, new_m, new_s
+
+    def original_weights(self, scope: str) -> dict:
+        names = {}
+        for conv in ("time_state_to_state", "spatio_state_to_state", "input_to_state",
+                     "cell_reduce"):
+            names.update(getattr(self, conv).original_weights(f"{scope}/{conv}"))
+        names.update(self.mims.original_weights(f"{scope}/{scope.rsplit('/', 1)[-1]}"))
+        return names

@@ -1,0 +1,164 @@
+"""Model configuration: a frozen dataclass named after the original 3D-MIM flags.
+
+The original (kyaFUK/3D-MIM, ``run.py``) passes ``num_hidden`` as a comma string and derives the
+grid from ``img_width`` (``img_height = 0`` meaning "same as width"). Here every field is typed
+and validated once, so a wrong value fails before any weight is created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mim3d.errors import Mim3dError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a 3D-MIM network (Hirashima et al. 2023; MIM: Wang et al. 2019).
+
+    Attributes:
+        num_hidden: hidden channels per layer, e.g. ``(32, 32, 32, 32)``. Layer 0 is the
+            spatiotemporal LSTM, layers >= 1 are MIM blocks. The zig-zag memory is shared by all
+            layers, so every entry must be equal (as in the original).
+        filter_size: odd convolution kernel size ``k`` (kernels are ``k × k × k``).
+        patch_size: space-to-depth factor ``p``; the model runs on a grid ``p`` times coarser
+            with ``p³ · img_channel`` channels. Every grid side must be divisible by ``p``.
+        img_width: grid size along the first spatial axis (``W``).
+        img_height: grid size along the second spatial axis (``H``); 0 means ``img_width``.
+        img_depth: grid size along the third spatial axis (``D``); 0 means ``img_width``.
+        img_channel: number of physical channels ``C`` (1 for density alone).
+        layer_norm: apply the original's tensor layer norm to every gate convolution.
+        per_channel_peephole: use peephole weights of shape ``[channels]`` instead of the
+            original's per-voxel ``[W', H', D', channels]``; makes the model grid-size
+            independent. Off by default, as in the original.
+        rank: number of spatial dimensions: 3 for the product, 2 for 2D MIM (tests, teaching).
+    """
+
+    num_hidden: tuple[int, ...] = (32, 32, 32, 32)
+    filter_size: int = 5
+    patch_size: int = 1
+    img_width: int = 32
+    img_height: int = 0
+    img_depth: int = 0
+    img_channel: int = 1
+    layer_norm: bool = True
+    per_channel_peephole: bool = False
+    rank: int = 3
+
+    def __post_init__(self) -> None:
+        nh = self.num_hidden
+        if isinstance(nh, str):  # the original's comma string, e.g. "64,64,64,64"
+            try:
+                nh = tuple(int(v) for v in nh.split(","))
+            except ValueError:
+                raise Mim3dError(
+                    f"num_hidden must be integers such as (32, 32, 32) or '32,32,32'; got {nh!r}"
+                ) from None
+        nh = tuple(int(v) for v in nh)
+        object.__setattr__(self, "num_hidden", nh)
+        if self.rank not in (2, 3):
+            raise Mim3dError(f"rank must be 2 or 3 spatial dimensions; got {self.rank}")
+        if not nh or min(nh) < 1:
+            raise Mim3dError(f"num_hidden needs at least one positive entry; got {nh}")
+        if len(set(nh)) != 1:
+            raise Mim3dError(
+                f"num_hidden entries must all be equal, because every layer reads and writes the "
+                f"shared zig-zag memory; got {nh}. Use e.g. num_hidden={(nh[0],) * len(nh)}."
+            )
+        if self.filter_size < 1 or self.filter_size % 2 == 0:
+            raise Mim3dError(
+                f"filter_size must be a positive odd integer (same padding is symmetric only for "
+                f"odd kernels); got {self.filter_size}"
+            )
+        if self.patch_size < 1:
+            raise Mim3dError(f"patch_size must be >= 1; got {self.patch_size}")
+        if self.img_channel < 1:
+            raise Mim3dError(f"img_channel must be >= 1; got {self.img_channel}")
+        for name, size in zip(("img_width", "img_height", "img_depth"), self.grid, strict=False):
+            if size < 1:
+                raise Mim3dError(f"{name} must be >= 1; got {size}")
+            if size % self.patch_size:
+                raise Mim3dError(
+                    f"{name}={size} is not divisible by patch_size={self.patch_size}; choose a "
+                    f"patch_size that divides every grid side, or crop/pad the data"
+                )
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """Physical grid ``(W, H, D)`` (or ``(W, H)`` for rank 2)."""
+        w = self.img_width
+        h = self.img_height or w
+        d = self.img_depth or w
+        return (w, h, d)[: self.rank]
+
+    @property
+    def patched_grid(self) -> tuple[int, ...]:
+        """Grid the cells run on: ``(W/p, H/p, D/p)``."""
+        return tuple(n // self.patch_size for n in self.grid)
+
+    @property
+    def patched_channels(self) -> int:
+        """Channels the cells see: ``p^rank · C``."""
+        return self.patch_size**self.rank * self.img_channel
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.num_hidden)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["num_hidden"] = list(self.num_hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelConfig:
+        """Build from a dict; unknown keys raise an error listing the valid ones."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise Mim3dError(
+                f"unknown model setting(s) {unknown}; valid settings are {sorted(names)}"
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_original_flags(cls, flags: dict) -> ModelConfig:
+        """Translate the original ``run.py`` flags (as in a FLAGS.json) to a config.
+
+        Keys the model does not use (``batch_size``, ``input_length``, ``lr`` ...) are ignored.
+        ``img_height = 0`` and missing ``img_depth`` follow the original (same as width).
+        """
+        if "img_width" not in flags or "num_hidden" not in flags:
+            raise Mim3dError(
+                "the original flags need at least 'img_width' and 'num_hidden' "
+                f"(found keys {sorted(flags)}); copy them from the run.sh that trained the model"
+            )
+        keys = ("filter_size", "patch_size", "img_height", "img_depth", "img_channel",
+                "layer_norm")
+        values = {k: flags[k] for k in keys if k in flags}
+        defaults = {"filter_size": 5, "patch_size": 2, "img_depth": 32, "img_channel": 1,
+                    "layer_norm": True}  # run.py's defaults
+        return cls(
+            num_hidden=flags["num_hidden"],
+            img_width=int(flags["img_width"]),
+            **{**defaults, **values},
+        )
+
+
+def load_flags(path: str | Path) -> dict:
+    """Read a FLAGS.json (original flag names and values, like the fixture's ``meta.json``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise Mim3dError(f"flags file {path} does not exist; give a JSON file of original flags")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise Mim3dError(f"flags file {path} is not valid JSON: {err}") from None
+    if isinstance(data, dict) and "flags" in data and isinstance(data["flags"], dict):
+        data = data["flags"]  # a meta.json that wraps the flags
+    if not isinstance(data, dict):
+        raise Mim3dError(f"flags file {path} must hold a JSON object of flag names to values")
+    return data
