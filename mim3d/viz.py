@@ -491,18 +491,19 @@ def plot_region_overlap(
     pt, index_used = slice_volume(t, axis, index)
     pf, _ = slice_volume(f, axis, index)
     category = pt.astype(int) + 2 * pf.astype(int)  # 0 none, 1 truth, 2 forecast, 3 both
-    fig, ax = (ax.figure, ax) if ax is not None else _one_axes((4.4, 4.2))
+    fig, ax = (ax.figure, ax) if ax is not None else _one_axes((4.2, 4.6))
     extent, xlabel, ylabel, cell = _plane_geometry(t.shape, axis, box_pc)
     _show_plane(ax, category, extent, xlabel, ylabel, cmap=ListedColormap(OVERLAP_COLOURS),
                 vmin=-0.5, vmax=3.5)
     names = (f"{labels[0]} only", f"{labels[1]} only", "both")
     ax.legend(handles=[Patch(facecolor=c, edgecolor="k", label=n)
                        for c, n in zip(OVERLAP_COLOURS[1:], names, strict=True)],
-              loc="upper right", fontsize="small", framealpha=0.8)
+              loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize="small",
+              frameon=False)
     volume_iou, slice_iou = iou(t, f), iou(pt, pf)
     position = (index_used + 0.5) * cell
-    ax.set_title(f"IoU = {volume_iou:.3f} (volume), {slice_iou:.3f} (slice "
-                 f"{AXIS_NAMES[axis]} = {position:.3g} pc)", fontsize="medium")
+    ax.set_title(f"IoU = {volume_iou:.3f} (volume)\n{slice_iou:.3f} on the slice "
+                 f"{AXIS_NAMES[axis]} = {position:.3g} pc", fontsize="medium")
     meta = {"figure": "plot_region_overlap", "axis": axis, "index": index_used, "box_pc": box_pc,
             "iou_volume": volume_iou, "iou_slice": slice_iou}
     return _finish(fig, path, meta)
