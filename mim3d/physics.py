@@ -30,26 +30,26 @@ import scipy.sparse
 from scipy.stats import wasserstein_distance
 
 from mim3d.errors import Mim3dError, expect
+from mim3d.simulate import sedov as _sedov
+from mim3d.simulate import units
 
 log = logging.getLogger(__name__)
 
-# Physical constants, cgs.
-M_H_G = 1.6735575e-24
+# Physical constants (cgs) live in mim3d.simulate.units, shared with the simulator.
+M_H_G = units.M_H_G
 """Mass of a hydrogen atom, g."""
-MEAN_MASS_PER_H_G = 1.4 * M_H_G
-"""Gas mass per hydrogen nucleus (hydrogen + helium), g: ρ = MEAN_MASS_PER_H_G · n_H."""
-K_B_ERG_PER_K = 1.380649e-16
+MEAN_MASS_PER_H_G = units.RHO_UNIT
+"""Gas mass per hydrogen nucleus (hydrogen + helium, 1.4 m_H), g: ρ = MEAN_MASS_PER_H_G · n_H."""
+K_B_ERG_PER_K = units.K_B
 """Boltzmann constant, erg/K."""
-PC_CM = 3.0856775814913673e18
+PC_CM = units.PC_CM
 """One parsec, cm."""
+MYR_S = units.MYR_S
+"""One megayear (Julian years), s."""
+KM_CM = units.KM_CM
+"""One km, cm."""
 M_SUN_G = 1.98841e33
 """Solar mass, g (IAU 2015 nominal GM_sun over CODATA 2018 G)."""
-MYR_S = 1e6 * 365.25 * 86400.0
-"""One megayear (Julian years), s."""
-KM_CM = 1e5
-"""One km, cm."""
-SEDOV_XI = 1.15167
-"""Sedov–Taylor constant ξ for γ = 5/3: R = ξ (E t² / ρ)^(1/5)."""
 GAMMA = 5.0 / 3.0
 """Adiabatic index of a monatomic ideal gas."""
 
@@ -116,12 +116,13 @@ def spherical_profile(
     idx = np.floor(r / cell_pc).astype(np.int64)
     inside = np.flatnonzero(idx < n_bins)
     counts = np.bincount(idx[inside], minlength=n_bins).astype(np.float64)
-    # (n_vox, n_bins) sparse averaging matrix: one entry per cell inside the outer shell.
-    weights = 1.0 / counts[idx[inside]]
-    avg = scipy.sparse.csr_matrix((weights, (inside, idx[inside])), shape=(r.size, n_bins))
+    # (n_vox, n_bins) sparse 0/1 matrix: which shell each cell inside the outer shell is in.
+    member = scipy.sparse.csr_matrix(
+        (np.ones(inside.size), (inside, idx[inside])), shape=(r.size, n_bins))
     flat = field.reshape(-1, r.size).astype(np.float64)  # (L, n_vox)
-    profile = np.asarray((avg.T @ flat.T).T)  # (L, n_bins)
-    profile[:, counts == 0] = np.nan
+    sums = np.asarray((member.T @ flat.T).T)  # (L, n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = np.where(counts > 0, sums / counts, np.nan)
     r_pc = (np.arange(n_bins) + 0.5) * cell_pc
     return r_pc, profile.reshape(*field.shape[:-3], n_bins)
 
@@ -255,7 +256,7 @@ def density_pdf_distance(log_rho_a: np.ndarray, log_rho_b: np.ndarray) -> float:
     """1-Wasserstein distance (dex) between the distributions of two sets of log10 densities.
 
     All values of each array are pooled (volume-weighted PDF); pass one frame for a per-frame
-    distance. The distance between a PDF and itself shifted by ``s`` dex is ``|s|``.
+    distance. Same as ``scipy.stats.wasserstein_distance`` on the flattened arrays. The distance between a PDF and itself shifted by ``s`` dex is ``|s|``.
     """
     a = np.asarray(log_rho_a, dtype=np.float64).ravel()
     b = np.asarray(log_rho_b, dtype=np.float64).ravel()
@@ -263,6 +264,10 @@ def density_pdf_distance(log_rho_a: np.ndarray, log_rho_b: np.ndarray) -> float:
     expect(bool(np.all(np.isfinite(a)) and np.all(np.isfinite(b))),
            "log densities must be finite; take log10 of densities floored at a small positive "
            "value first.")
+    if a.size == b.size:
+        # Equal-size samples: W1 is the mean gap between order statistics (what scipy computes
+        # through the CDFs, about 10x faster on a 64^3 frame).
+        return float(np.mean(np.abs(np.sort(a) - np.sort(b))))
     return float(wasserstein_distance(a, b))
 
 
@@ -283,18 +288,21 @@ def sedov_taylor_radius_pc(
 ) -> np.ndarray | float:
     """Sedov–Taylor blast-wave radius in pc, ``R = 1.15167 (E t² / ρ)^(1/5)``, ρ = 1.4 m_H n_H.
 
+    The formula is :func:`mim3d.simulate.sedov.sedov_taylor_radius_pc`; this checks the input.
+
     Args:
         t_myr: time(s) since the explosion, Myr (≥ 0).
         E_erg: explosion energy, erg (default 1e51, one supernova).
         n_H: ambient hydrogen number density, cm^-3 (default 44.5, the SN-64 cloud mean).
+
+    Returns:
+        a float for a scalar time, else an array of the times' shape.
     """
     t = np.asarray(t_myr, dtype=np.float64)
-    expect(bool(np.all(t >= 0)), f"t_myr must be ≥ 0; got min {t.min() if t.size else t}.")
+    expect(bool(np.all(np.isfinite(t)) and np.all(t >= 0)),
+           f"t_myr must be finite and ≥ 0 (Myr since the explosion); got {t_myr!r}.")
     expect(E_erg > 0 and n_H > 0, f"E_erg and n_H must be positive; got {E_erg!r}, {n_H!r}.")
-    rho = MEAN_MASS_PER_H_G * n_H
-    r_cm = SEDOV_XI * (E_erg * (t * MYR_S) ** 2 / rho) ** 0.2
-    r_pc = r_cm / PC_CM
-    return float(r_pc) if r_pc.ndim == 0 else r_pc
+    return _sedov.sedov_taylor_radius_pc(t_myr, E_erg=E_erg, n_H=n_H)
 
 
 def shell_diagnostics(
