@@ -34,13 +34,14 @@ def _lognormal_background(grid: int, rng: np.random.Generator, sigma_lnrho: floa
 
 
 def dummy_trajectory(
-    grid: int = 8, n_t: int = 6, seed: int = 0, medium: str = "turbulent"
+    grid: int = 8, n_t: int = 6, seed: int = 0, medium: str = "turbulent",
+    t_end_myr: float = 0.2,
 ) -> Trajectory:
     """A synthetic blast wave: fields ``(n_t, grid, grid, grid)`` (velocity ``(..., 3)``).
 
     Args:
         grid: cells per box edge.
-        n_t: snapshots, evenly spaced from 0 to 0.2 Myr.
+        n_t: snapshots, evenly spaced from 0 to ``t_end_myr``.
         seed: seed of the background density and of the explosion centre offset.
         medium: ``"turbulent"`` (log-normal background) or ``"uniform"``.
     """
@@ -52,7 +53,7 @@ def dummy_trajectory(
         background = _lognormal_background(grid, rng, sigma_lnrho=1.0)
     else:
         background = np.full((grid, grid, grid), N_H0)
-    times = np.linspace(0.0, 0.2, n_t)
+    times = np.linspace(0.0, t_end_myr, n_t)
     dx = BOX_PC / grid
     centre = BOX_PC / 2 + rng.uniform(-0.5, 0.5, size=3) * dx
     axis = (np.arange(grid) + 0.5) * dx
@@ -65,6 +66,7 @@ def dummy_trajectory(
     velocity = np.empty((n_t, grid, grid, grid, 3))
     for i, t in enumerate(times):
         radius = max(1.5 * dx, 0.35 * BOX_PC * (t / 0.2) ** 0.4)  # pc, Sedov–Taylor growth
+        radius = min(radius, 0.45 * BOX_PC)
         width = max(dx, 0.12 * radius)
         x = r / radius
         shell = np.exp(-0.5 * ((r - radius) / width) ** 2)
@@ -86,6 +88,16 @@ def dummy_trajectory(
         "medium": medium, "dummy": True,
     }
     return Trajectory(fields=fields, times=times, box_pc=BOX_PC, params=params)
+
+
+def dummy_simulate(config, progress: bool = False) -> Trajectory:
+    """A stand-in for :func:`mim3d.simulate.simulate` in tests: same call, dummy fields.
+
+    Reads ``grid``, ``n_snapshots``, ``seed``, ``medium`` and ``t_end_myr`` from ``config``.
+    """
+    traj = dummy_trajectory(grid=config.grid, n_t=config.n_snapshots, seed=config.seed,
+                            medium=config.medium, t_end_myr=config.t_end_myr)
+    return traj
 
 
 def write_dummy_well(

@@ -20,7 +20,8 @@ def _random_trajectory(grid=(6, 8, 4), n_t=5, seed=0, **params) -> Trajectory:
     fields = {n: rng.lognormal(size=(n_t, *grid)).astype(np.float32)
               for n in ("density", "pressure", "temperature")}
     fields["velocity"] = rng.normal(size=(n_t, *grid, 3)).astype(np.float32)
-    base = {"seed": seed, "medium": "turbulent", "n_H": 44.5, "T0": 100.0, "flag": True}
+    base = {"seed": seed, "medium": "turbulent", "n_H": 44.5, "T0": 100.0, "flag": True,
+            "snapshot_times_myr": None, "window": (0.5, 2)}
     return Trajectory(fields=fields, times=np.linspace(0, 0.2, n_t), box_pc=48.0,
                       params={**base, **params})
 
@@ -58,7 +59,7 @@ def test_dummy_trajectory_is_plausible():
 
 
 def test_well_round_trip_restores_arrays_params_and_box(tmp_path):
-    trajs = [_random_trajectory(seed=s) for s in (3, 7)]
+    trajs = [_random_trajectory(seed=3), _random_trajectory(seed=7, snapshot_times_myr=(0, 1.5))]
     path = write_well(tmp_path / "a.hdf5", trajs)
     assert [p.name for p in tmp_path.iterdir()] == ["a.hdf5"]  # no temporary left
     store = WellStore(path)
@@ -116,6 +117,7 @@ def test_written_file_has_the_well_schema(tmp_path):
         assert f["t1_fields/velocity"].shape == (3, 4, 8, 8, 8, 3)
         assert len(f["t2_fields"].attrs["field_names"]) == 0
         assert list(f.attrs["mim3d_varying_params"]) == ["seed"]
+        assert list(f.attrs["mim3d_json_params"]) == []
 
 
 def test_periodic_boundary_when_params_say_so(tmp_path):
@@ -220,8 +222,8 @@ def test_write_well_refuses_mixed_trajectories(tmp_path):
     with pytest.raises(Mim3dError, match="trajectory 1 has grid"):
         write_well(tmp_path / "x.hdf5", [_random_trajectory(grid=(4, 4, 4)),
                                          _random_trajectory(grid=(4, 4, 8))])
-    with pytest.raises(Mim3dError, match=r"params\['bad'\] is list"):
-        write_well(tmp_path / "x.hdf5", [_random_trajectory(bad=[1, 2])])
+    with pytest.raises(Mim3dError, match=r"params\['bad'\] is set \{1, 2\}"):
+        write_well(tmp_path / "x.hdf5", [_random_trajectory(bad={1, 2})])
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 

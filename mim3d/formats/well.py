@@ -14,7 +14,9 @@ What mim3d adds (root attributes, all prefixed ``mim3d_``; The Well ignores them
 - ``mim3d_box_pc``: the box edge in pc. Files without it (The Well's own) are read as 60 pc.
 - ``mim3d_param_names`` and one ``mim3d_param_<name>`` per entry of ``Trajectory.params``; a
   parameter that differs between the trajectories of a file (e.g. ``seed``) is listed in
-  ``mim3d_varying_params`` and stored as an array with one value per trajectory.
+  ``mim3d_varying_params`` and stored as an array with one value per trajectory. Values other
+  than str/int/float/bool (None, tuples of numbers) are stored as JSON text and listed in
+  ``mim3d_json_params``; JSON arrays come back as tuples.
 
 The four constant parameters of The Well's SN sets are written from ``Trajectory.params``:
 
@@ -31,6 +33,7 @@ reader notes in ``Trajectory.params['units']``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -79,8 +82,8 @@ def _python_value(value, key: str):
     if isinstance(value, bytes):
         return value.decode()
     raise Mim3dError(
-        f"Trajectory.params[{key!r}] is {type(value).__name__} {value!r}; only str, int, float "
-        "and bool can be stored in a Well file. Convert it before writing."
+        f"Trajectory.params[{key!r}] is {type(value).__name__} {value!r}; a Well file stores "
+        "str, int, float, bool, None and tuples of those. Convert it before writing."
     )
 
 
@@ -126,11 +129,36 @@ def _boundary_type(params: dict) -> str:
     return "PERIODIC" if boundary == "periodic" or params.get("periodic") is True else "OPEN"
 
 
+def _storable(value, key: str):
+    """``value`` as str/int/float/bool, or (for None, tuples, lists) as JSON text."""
+    if value is None or isinstance(value, (tuple, list, dict)):
+        try:
+            return json.dumps(value, default=_json_number)
+        except TypeError as err:
+            raise Mim3dError(f"Trajectory.params[{key!r}] = {value!r} cannot be stored: {err}; "
+                             "use str, int, float, bool, None or a tuple of those") from err
+    return _python_value(value, key)
+
+
+def _json_number(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _from_json(value):
+    value = json.loads(value)
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _write_params(f: h5py.File, trajectories: Sequence[Trajectory]) -> None:
     names = list(trajectories[0].params)
-    varying = []
+    varying, as_json = [], []
     for name in names:
-        values = [_python_value(t.params[name], name) for t in trajectories]
+        if any(t.params[name] is None or isinstance(t.params[name], (tuple, list, dict))
+               for t in trajectories):
+            as_json.append(name)
+        values = [_storable(t.params[name], name) for t in trajectories]
         kinds = {type(v) for v in values}
         expect(len(kinds) == 1, f"parameter {name!r} has mixed types {sorted(k.__name__ for k in kinds)} "
                "across trajectories; use one type")
@@ -144,6 +172,7 @@ def _write_params(f: h5py.File, trajectories: Sequence[Trajectory]) -> None:
                 f.attrs[f"mim3d_param_{name}"] = np.asarray(values)
     f.attrs["mim3d_param_names"] = names
     f.attrs["mim3d_varying_params"] = varying
+    f.attrs["mim3d_json_params"] = as_json
 
 
 def write_well(
@@ -448,10 +477,12 @@ class WellStore:
         attrs = f.attrs
         if "mim3d_param_names" in attrs:
             varying = set(_names(attrs.get("mim3d_varying_params", [])))
+            as_json = set(_names(attrs.get("mim3d_json_params", [])))
             params = {}
             for name in _names(attrs["mim3d_param_names"]):
                 value = attrs[f"mim3d_param_{name}"]
-                params[name] = _attr_value(value[j] if name in varying else value)
+                value = _attr_value(value[j] if name in varying else value)
+                params[name] = _from_json(value) if name in as_json else value
             return params
         params = {name: _attr_value(attrs[name])
                   for name in _names(attrs.get("simulation_parameters", [])) if name in attrs}
