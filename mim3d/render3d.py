@@ -109,7 +109,7 @@ def build_plotter(
     plotter = pv.Plotter(off_screen=off_screen, window_size=list(window_size))
     plotter.set_background("white")
     bar = {"title": label.replace(" [", "\n["), "color": "black", "vertical": True,
-           "position_x": 0.86, "position_y": 0.15, "width": 0.08, "height": 0.65, "fmt": "%.1f",
+           "position_x": 0.84, "position_y": 0.15, "width": 0.08, "height": 0.65, "fmt": "%.1f",
            "title_font_size": 14, "label_font_size": 12}
     levels = default_iso_levels(values) if iso_levels is None else [float(v) for v in iso_levels]
     surface = grid.cell_data_to_point_data().contour(isosurfaces=levels, scalars=label)
