@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mim3d.errors import expect
-from mim3d.viz import AXIS_NAMES, diff_label, field_label, new_figure, slice_volume
+from mim3d.viz import AXIS_NAMES, diff_label, field_label, log_floor, new_figure, slice_volume
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,7 @@ class Explorer:
         """Fixed colour ranges of field ``f`` over everything: values and differences."""
         both = np.stack([self.truth[..., c], self.forecast[..., c]])
         if self.log[f]:
-            positive = self.truth[..., c][self.truth[..., c] > 0]
-            self._floor[f] = float(positive.min()) if positive.size else 1e-30
+            self._floor[f] = log_floor(both)
         shown = self._display(both, f)
         self._clim[f] = (float(shown.min()), float(shown.max()))
         self._dlim[f] = float(np.abs(shown[1] - shown[0]).max()) or 1e-12

@@ -81,14 +81,19 @@ def diff_label(field: str, log: bool = True) -> str:
     return rf"$\Delta {symbol}$" + (f" [{unit}]" if unit else "")
 
 
+def log_floor(*arrays: np.ndarray) -> float:
+    """Smallest positive value over ``arrays`` (1e-30 if none): where log10 pictures clip."""
+    smallest = [float(a[a > 0].min()) for a in map(np.asarray, arrays) if (a > 0).any()]
+    return min(smallest) if smallest else 1e-30
+
+
 def to_display(values: np.ndarray, log: bool, floor: float | None = None) -> np.ndarray:
     """``log10`` of ``values`` clipped at ``floor`` (default: the smallest positive value), or as is."""
     values = np.asarray(values, dtype=np.float64)
     if not log:
         return values
     if floor is None:
-        positive = values[values > 0]
-        floor = float(positive.min()) if positive.size else 1e-30
+        floor = log_floor(values)
     return np.log10(np.maximum(values, floor))
 
 
@@ -243,8 +248,7 @@ def cross_section_panels(
     times = [None] * n_rows if time_myr is None else np.atleast_1d(time_myr).tolist()
     expect(len(times) == n_rows, f"time_myr needs one value per row ({n_rows}), got {len(times)}")
 
-    positive = truth_rows[truth_rows > 0]
-    floor = float(positive.min()) if (log and positive.size) else None
+    floor = log_floor(truth_rows, forecast_rows) if log else None
     planes_t, planes_f = [], []
     for t_vol, f_vol in zip(truth_rows, forecast_rows, strict=True):
         pt, index_used = slice_volume(t_vol, axis, index)
@@ -325,8 +329,7 @@ def animate_forecast(
     times = np.asarray(times_myr, dtype=float)
     expect(times.shape == (truth.shape[0],),
            f"times_myr needs one time per lead ({truth.shape[0]}), got shape {times.shape}")
-    positive = truth[truth > 0]
-    floor = float(positive.min()) if (log and positive.size) else None
+    floor = log_floor(truth, forecast) if log else None
     planes = np.array([
         [to_display(slice_volume(vol[i], axis, index)[0], log, floor) for i in range(len(times))]
         for vol in (truth, forecast)
