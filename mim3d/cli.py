@@ -19,6 +19,7 @@ from mim3d.errors import Mim3dError
 COMMANDS: dict[str, str] = {
     "convert-original": "mim3d.convert",
     "predict": "mim3d.predict",
+    "fit-normalizer": "mim3d.normalize",
 }
 
 
