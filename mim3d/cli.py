@@ -19,6 +19,10 @@ from mim3d.errors import Mim3dError
 COMMANDS: dict[str, str] = {
     "convert-original": "mim3d.convert",
     "predict": "mim3d.predict",
+    "train": "mim3d.train",
+    "simulate": "mim3d.ensemble",
+    "export-npz": "mim3d.formats.npz",
+    "grid-sph": "mim3d.formats.sph",
     "fit-normalizer": "mim3d.normalize",
 }
 

@@ -268,3 +268,67 @@ def test_export_npz_command(tmp_path):
     store = WellStore(folder, split="train")
     assert len(seqs) == 2
     assert np.array_equal(seqs[1], store.window(1, 0, 4, ("density", "temperature")))
+
+
+# ----------------------------------------------------------------------------- SPH
+
+
+def _blob(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = rng.normal(30, 5, size=(n, 3)).clip(12, 48)
+    return pos, rng.uniform(1, 3, n), rng.uniform(2, 6, n)
+
+
+def test_grid_sph_conserves_mass_and_keeps_constants():
+    pytest.importorskip("yt")
+    from mim3d.formats.sph import MSUN_PC3_TO_NH, grid_sph
+
+    pos, m, h = _blob()
+    out = grid_sph(pos, m, h, {"temperature": np.full(len(m), 123.0),
+                               "velocity_x": pos[:, 0] - 30}, box_pc=60, grid=16)
+    dx = 60 / 16
+    mass = out["mass_density_msun_pc3"].sum() * dx**3
+    assert mass == pytest.approx(m.sum(), rel=0.01)
+    assert np.allclose(out["density"], out["mass_density_msun_pc3"] * MSUN_PC3_TO_NH)
+    assert MSUN_PC3_TO_NH == pytest.approx(30.9, rel=0.01)  # 1 Msun/pc^3 = 6.77e-23 g/cm^3
+    reached = out["temperature"] != 0
+    assert reached[8, 8, 8] and np.allclose(out["temperature"][reached], 123.0)
+    # a linear field is reproduced near the blob's centre
+    x = (np.arange(16) + 0.5) * dx - 30
+    assert np.allclose(out["velocity_x"][6:10, 8, 8], x[6:10], atol=0.5)
+
+
+def test_grid_sph_uniform_lattice_has_the_right_density():
+    pytest.importorskip("yt")
+    from mim3d.formats.sph import grid_sph
+
+    spacing = 3.0
+    axis = np.arange(0.5, 20) * spacing  # 20 particles per 60 pc edge
+    pos = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+    m = np.full(len(pos), 2.7)
+    out = grid_sph(pos, m, np.full(len(pos), 2.5 * spacing), {}, box_pc=60, grid=12)
+    centre = out["mass_density_msun_pc3"][4:8, 4:8, 4:8]
+    assert np.allclose(centre, 2.7 / spacing**3, rtol=0.02)  # Msun/pc^3, not g/cm^3
+    with pytest.raises(Mim3dError, match="1 particles lie outside the box"):
+        grid_sph(np.vstack([pos, [[61.0, 1, 1]]]), np.append(m, 1), np.full(len(m) + 1, 5.0),
+                 {}, box_pc=60, grid=12)
+
+
+def test_grid_sph_command_writes_a_well_snapshot(tmp_path):
+    pytest.importorskip("yt")
+    from mim3d.formats import sph
+
+    pos, m, h = _blob(n=1500, seed=1)
+    np.savez(tmp_path / "p.npz", positions=pos, masses=m, smoothing_lengths=h,
+             temperature=np.full(len(m), 50.0), velocity_x=np.zeros(len(m)),
+             velocity_y=np.ones(len(m)), velocity_z=np.zeros(len(m)), time_myr=0.1)
+    args = _parser(sph).parse_args(["grid-sph", "--particles", str(tmp_path / "p.npz"),
+                                    "--grid", "8", "--box-pc", "60",
+                                    "--out", str(tmp_path / "g.hdf5")])
+    assert args.func(args) == 0
+    traj = WellStore(tmp_path / "g.hdf5").trajectory(0)
+    assert traj.fields["velocity"].shape == (1, 8, 8, 8, 3) and traj.times.tolist() == [0.1]
+    assert set(traj.fields) == {"density", "temperature", "velocity"}
+    from mim3d.formats.sph import MSUN_PC3_TO_NH
+    mass = traj.fields["density"].sum() / MSUN_PC3_TO_NH * (60 / 8) ** 3
+    assert mass == pytest.approx(m.sum(), rel=0.01)
