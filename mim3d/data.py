@@ -81,8 +81,8 @@ class DataConfig:
     Attributes:
         path: the data: a folder in The Well's layout (``<path>/data/{train,valid,test}/*.hdf5``),
             a folder of ``.hdf5`` files or one ``.hdf5`` file; an array file ``.npy``/``.npz``
-            ``(N, T, W, H, D, C)`` in model space; a list of ``Trajectory`` (used for every
-            split); or a dict ``split -> list of Trajectory``.
+            ``(N, T, W, H, D, C)`` in model space; a ``WellStore`` (one split); a list of
+            ``Trajectory`` (used for every split); or a dict ``split -> list of Trajectory``.
         fields: any of ``density, pressure, temperature, velocity`` (``velocity`` gives the three
             channels ``velocity_x/y/z``); channels are ordered as in The Well whatever the order
             given here. Default: density alone, the seed field.
@@ -278,7 +278,8 @@ def open_source(source: Any, split: str = "train") -> Source:
             store = WellStore(path, split=None if path.is_file() else split)
             src = _StoreSource(store, stats=stats_path(path))
     elif hasattr(source, "window") and hasattr(source, "n_t"):
-        src = _StoreSource(source)
+        root = getattr(source, "source", None)  # a WellStore remembers its dataset folder
+        src = _StoreSource(source, stats_path(root) if isinstance(root, os.PathLike) else None)
     elif isinstance(source, Sequence) and all(isinstance(t, Trajectory) for t in source):
         src = _TrajectorySource(source)
     else:
@@ -364,15 +365,12 @@ def block_mean(x: np.ndarray, factor: int, spatial_axes: tuple[int, int, int] = 
         if shape[a] % factor:
             raise Mim3dError(f"downsample={factor} does not divide the grid "
                              f"{tuple(x.shape[a] for a in spatial_axes)}; pick a divisor.")
-    new_shape: list[int] = []
-    mean_axes = []
-    for a, n in enumerate(shape):
-        if a in spatial_axes:
-            new_shape += [n // factor, factor]
-            mean_axes.append(len(new_shape) - 1)
-        else:
-            new_shape.append(n)
-    return x.reshape(new_shape).mean(axis=tuple(mean_axes), dtype=np.float64).astype(x.dtype)
+    y = np.asarray(x, dtype=np.float64)
+    for a in spatial_axes:  # one axis at a time: sum pairs of contiguous blocks (fast)
+        shape = list(y.shape)
+        y = y.reshape(shape[:a] + [shape[a] // factor, factor] + shape[a + 1:]).sum(axis=a + 1)
+    y /= factor ** len(spatial_axes)
+    return y.astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,6 +383,7 @@ def resolve_normalizer(config: DataConfig, normalizer: Normalizer | None = None,
     An explicit ``normalizer`` must match ``config.channels``. Otherwise, with
     ``config.normalize``: folders read ``<path>/normalizer.json`` (its matching channels are
     selected); in-memory data are fitted on their ``train`` entry; array files get none.
+    ``source``: an already opened :class:`Source` of ``config.path`` (any split), to save a read.
     """
     channels = config.channels
     if normalizer is not None:

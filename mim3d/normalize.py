@@ -85,24 +85,28 @@ class Normalizer:
     def forward(self, x_phys: np.ndarray) -> np.ndarray:
         """Physical ``(..., C)`` -> scaled ``(..., C)``; float32 in -> float32 out (else float64)."""
         x = self._check(x_phys)
-        y = np.array(x, dtype=np.float64)
-        lg = np.asarray(self.log)
-        if lg.any():
-            y[..., lg] = np.log10(np.maximum(y[..., lg], self.floor))
-        y -= np.asarray(self.mean)
-        y /= np.asarray(self.std)
-        return y.astype(_out_dtype(x), copy=False)
+        out = np.empty(x.shape, dtype=_out_dtype(x))
+        for j in range(len(self.channels)):  # channel by channel: contiguous float64 temporaries
+            y = x[..., j].astype(np.float64)
+            if self.log[j]:
+                np.log10(np.maximum(y, self.floor, out=y), out=y)
+            y -= self.mean[j]
+            y /= self.std[j]
+            out[..., j] = y
+        return out
 
     def inverse(self, x_scaled: np.ndarray) -> np.ndarray:
         """Scaled ``(..., C)`` -> physical ``(..., C)``; the exact inverse of :meth:`forward`."""
         z = self._check(x_scaled)
-        y = np.array(z, dtype=np.float64)
-        y *= np.asarray(self.std)
-        y += np.asarray(self.mean)
-        lg = np.asarray(self.log)
-        if lg.any():
-            y[..., lg] = np.power(10.0, y[..., lg])
-        return y.astype(_out_dtype(z), copy=False)
+        out = np.empty(z.shape, dtype=_out_dtype(z))
+        for j in range(len(self.channels)):
+            y = z[..., j].astype(np.float64)
+            y *= self.std[j]
+            y += self.mean[j]
+            if self.log[j]:
+                np.power(10.0, y, out=y)
+            out[..., j] = y
+        return out
 
     def select(self, channels: Sequence[str]) -> Normalizer:
         """The statistics of a subset of channels, in the order given."""

@@ -309,6 +309,9 @@ def test_well_folder_with_fitted_statistics(tmp_path, capsys):
     np.testing.assert_allclose(batches[0][1], want, rtol=1e-5, atol=1e-6)
     # a WellStore object works as a source too
     assert window_index(store, 4) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    from_store = load_arrays(DataConfig(path=store, fields=cfg.channels, total_length=4,
+                                        downsample=2))  # statistics found beside the data
+    np.testing.assert_allclose(from_store[1], want, rtol=1e-5, atol=1e-6)
     with pytest.raises(Mim3dError, match="no split 'test'"):
         make_dataset(cfg, "test")
 
