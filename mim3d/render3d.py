@@ -204,7 +204,8 @@ def show_shell(volume: np.ndarray, *, jupyter_backend: str = "static", **kwargs)
                     "showing a static picture", jupyter_backend)
         jupyter_backend = "static"
     plotter = build_plotter(volume, **kwargs)
-    plotter.show(jupyter_backend=jupyter_backend, auto_close=False)
+    in_kernel = "ipykernel" in sys.modules
+    plotter.show(jupyter_backend=jupyter_backend if in_kernel else None, auto_close=False)
     return plotter
 
 

@@ -206,3 +206,15 @@ def test_render_shell_in_child_process(pair):
     child = render_shell(d, window_size=(160, 120), subprocess=True)
     assert child.shape == here.shape
     assert np.abs(child.astype(int) - here.astype(int)).mean() < 2.0
+
+
+def test_show_shell_returns_a_rendered_plotter():
+    from mim3d.render3d import show_shell
+
+    volume = 10.0 ** np.random.default_rng(0).random((8, 8, 8))
+    plotter = show_shell(volume, window_size=(120, 100), jupyter_backend="trame")
+    try:
+        png = plotter._repr_png_()  # what a notebook shows for it
+        assert png and iio.imread(png).astype(float).var() > 0
+    finally:
+        plotter.close()
