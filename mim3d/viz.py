@@ -14,6 +14,7 @@ as in the cross-section figures of Hirashima et al. (2023, MNRAS 526, 4054).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
@@ -54,10 +55,19 @@ UNITS_TEX = {
 # ----------------------------------------------------------------------------- helpers
 
 
+class NotebookFigure(Figure):
+    """A figure that shows itself as PNG in a notebook without pyplot's inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 def new_figure(**kwargs) -> Figure:
     """A pyplot-free figure with an Agg canvas (``constrained`` layout unless told otherwise)."""
     kwargs.setdefault("layout", "constrained")
-    fig = Figure(**kwargs)
+    fig = NotebookFigure(**kwargs)
     FigureCanvasAgg(fig)
     return fig
 

@@ -218,3 +218,9 @@ def test_show_shell_returns_a_rendered_plotter():
         assert png and iio.imread(png).astype(float).var() > 0
     finally:
         plotter.close()
+
+
+def test_figures_show_in_notebooks_without_pyplot():
+    fig = viz.plot_loss_curve(np.arange(5), np.arange(1, 6))
+    png = fig._repr_png_()  # what IPython displays for a returned figure
+    assert iio.imread(png).astype(float).var() > 0
