@@ -20,8 +20,16 @@ GAMMA = 5.0 / 3.0
 def _run_state(cfg: SimConfig, n_steps: int, backend: str = "numba") -> tuple[np.ndarray, list]:
     """Float64 state after ``n_steps`` CFL steps, and (mass, energy) after each step."""
     u = initial_state(cfg, GAMMA)
-    solver = EulerSolver((cfg.grid,) * 3, cfg.box_pc / cfg.grid, GAMMA, cfg.boundary,
-                         cfg.limiter, backend, 1e-12, 1e-12)
+    solver = EulerSolver(
+        (cfg.grid,) * 3,
+        cfg.box_pc / cfg.grid,
+        GAMMA,
+        cfg.boundary,
+        cfg.limiter,
+        backend,
+        1e-12,
+        1e-12,
+    )
     totals = [(u[NG:-NG, NG:-NG, NG:-NG, 0].sum(), u[NG:-NG, NG:-NG, NG:-NG, 4].sum())]
     for _ in range(n_steps):
         solver.step(u, solver.max_dt(u, cfg.cfl))
@@ -85,10 +93,12 @@ def test_mass_and_energy_conserved_periodic(boundary, medium_kind):
 
 def test_numba_and_numpy_agree():
     for cfg in (
-        SimConfig(grid=10, medium="turbulent", v_turb_kms=3.0, seed=1, sn_radius_cells=2.0,
-                  limiter="mc"),
-        SimConfig(grid=10, medium="uniform", sn_radius_cells=2.0, limiter="minmod",
-                  boundary="periodic"),
+        SimConfig(
+            grid=10, medium="turbulent", v_turb_kms=3.0, seed=1, sn_radius_cells=2.0, limiter="mc"
+        ),
+        SimConfig(
+            grid=10, medium="uniform", sn_radius_cells=2.0, limiter="minmod", boundary="periodic"
+        ),
     ):
         a, _ = _run_state(cfg, 4, "numba")
         b, _ = _run_state(cfg, 4, "numpy")
@@ -98,8 +108,16 @@ def test_numba_and_numpy_agree():
 
 
 def test_simulate_backends_agree_with_cooling():
-    base = dict(grid=10, box_pc=12.0, medium="turbulent", sigma_lnrho=0.5, sn_radius_cells=2.0,
-                cooling=True, n_snapshots=3, t_end_myr=0.004)
+    base = dict(
+        grid=10,
+        box_pc=12.0,
+        medium="turbulent",
+        sigma_lnrho=0.5,
+        sn_radius_cells=2.0,
+        cooling=True,
+        n_snapshots=3,
+        t_end_myr=0.004,
+    )
     a = simulate(SimConfig(backend="numba", **base))
     b = simulate(SimConfig(backend="numpy", **base))
     assert a.params["n_steps"] == b.params["n_steps"] >= 10
@@ -113,8 +131,14 @@ def test_uniform_blast_symmetric():
     u, _ = _run_state(cfg, 12)
     rho = u[..., 0]
     assert rho.max() > 1.05 * rho.min()
-    for other in (rho[::-1], rho[:, ::-1], rho[:, :, ::-1],
-                  rho.transpose(1, 0, 2), rho.transpose(2, 1, 0), rho.transpose(1, 2, 0)):
+    for other in (
+        rho[::-1],
+        rho[:, ::-1],
+        rho[:, :, ::-1],
+        rho.transpose(1, 0, 2),
+        rho.transpose(2, 1, 0),
+        rho.transpose(1, 2, 0),
+    ):
         assert np.abs(other - rho).max() <= 1e-10 * rho.max()
     # momentum flips sign under the mirror
     mx = u[..., 1]
@@ -146,29 +170,50 @@ def test_first_snapshot_holds_the_explosion_and_units():
     np.testing.assert_allclose(traj.fields["velocity"][0], 0.0)
     # T = mu m_H P / (rho k_B) with rho = 1.4 m_H n_H
     t = traj.fields["temperature"].astype(np.float64)
-    np.testing.assert_allclose(t, cfg.mu / 1.4 * traj.fields["pressure"] / traj.fields["density"],
-                               rtol=1e-5)
-    for key in ("medium", "seed", "E_sn_erg", "n_H", "T0", "sigma_lnrho", "spectrum", "boundary",
-                "cooling", "grid", "t_end_myr", "floor_hits", "mu"):
+    np.testing.assert_allclose(
+        t, cfg.mu / 1.4 * traj.fields["pressure"] / traj.fields["density"], rtol=1e-5
+    )
+    for key in (
+        "medium",
+        "seed",
+        "E_sn_erg",
+        "n_H",
+        "T0",
+        "sigma_lnrho",
+        "spectrum",
+        "boundary",
+        "cooling",
+        "grid",
+        "t_end_myr",
+        "floor_hits",
+        "mu",
+    ):
         assert key in traj.params
 
 
 def test_floors_are_counted_and_logged(caplog):
-    cfg = SimConfig(grid=12, medium="uniform", sn_radius_cells=2.0,
-                    pressure_floor=1e5, snapshot_times_myr=(0.0, 1e-4))
+    cfg = SimConfig(
+        grid=12,
+        medium="uniform",
+        sn_radius_cells=2.0,
+        pressure_floor=1e5,
+        snapshot_times_myr=(0.0, 1e-4),
+    )
     with caplog.at_level(logging.WARNING, logger="mim3d.simulate"):
         traj = simulate(cfg)
     assert traj.params["floor_hits"] > 0
     assert "floor" in caplog.text
-    quiet = simulate(SimConfig(grid=12, medium="uniform", sn_radius_cells=2.0,
-                               snapshot_times_myr=(0.0, 1e-4)))
+    quiet = simulate(
+        SimConfig(grid=12, medium="uniform", sn_radius_cells=2.0, snapshot_times_myr=(0.0, 1e-4))
+    )
     assert quiet.params["floor_hits"] == 0
 
 
 def test_run_ends_before_shell_leaves_box(caplog):
     with caplog.at_level(logging.WARNING, logger="mim3d.simulate"):
-        traj = simulate(SimConfig(grid=8, medium="uniform", box_pc=16.0, n_snapshots=4,
-                                   sn_radius_cells=2.0))
+        traj = simulate(
+            SimConfig(grid=8, medium="uniform", box_pc=16.0, n_snapshots=4, sn_radius_cells=2.0)
+        )
     t_end = traj.params["t_end_myr"]
     assert t_end < 0.2 and traj.params["ended_early"]
     assert traj.times[-1] == pytest.approx(t_end)
@@ -222,7 +267,9 @@ def test_cooling_rate_and_floor():
 
 
 def test_progress_bar_runs(capsys):
-    traj = simulate(SimConfig(grid=8, medium="uniform", sn_radius_cells=2.0,
-                              snapshot_times_myr=(0.0, 1e-4)), progress=True)
+    traj = simulate(
+        SimConfig(grid=8, medium="uniform", sn_radius_cells=2.0, snapshot_times_myr=(0.0, 1e-4)),
+        progress=True,
+    )
     assert traj.n_t == 2
     assert "Myr" in capsys.readouterr().err

@@ -93,14 +93,26 @@ class SimConfig:
                 )
 
         need(isinstance(self.grid, int) and self.grid >= 8, "grid an integer >= 8", self.grid)
-        for name in ("box_pc", "n_H", "T0", "mu", "E_sn_erg", "sn_radius_cells", "t_end_myr",
-                     "density_floor", "pressure_floor", "cooling_floor_K"):
+        for name in (
+            "box_pc",
+            "n_H",
+            "T0",
+            "mu",
+            "E_sn_erg",
+            "sn_radius_cells",
+            "t_end_myr",
+            "density_floor",
+            "pressure_floor",
+            "cooling_floor_K",
+        ):
             value = getattr(self, name)
-            need(isinstance(value, (int, float)) and value > 0, f"{name} a positive number",
-                 value)
+            need(isinstance(value, (int, float)) and value > 0, f"{name} a positive number", value)
         need(0 < self.cfl <= 0.5, "cfl in (0, 0.5]", self.cfl)
-        need(0 < self.max_radius_fraction <= 1, "max_radius_fraction in (0, 1]",
-             self.max_radius_fraction)
+        need(
+            0 < self.max_radius_fraction <= 1,
+            "max_radius_fraction in (0, 1]",
+            self.max_radius_fraction,
+        )
         need(self.sigma_lnrho >= 0, "sigma_lnrho >= 0", self.sigma_lnrho)
         need(self.v_turb_kms >= 0, "v_turb_kms >= 0", self.v_turb_kms)
         need(self.medium in MEDIA, f"medium one of {MEDIA}", self.medium)
@@ -108,18 +120,31 @@ class SimConfig:
         need(self.boundary in BOUNDARIES, f"boundary one of {BOUNDARIES}", self.boundary)
         need(self.backend in BACKENDS, f"backend one of {BACKENDS}", self.backend)
         need(self.limiter in LIMITERS, f"limiter one of {LIMITERS}", self.limiter)
-        need(isinstance(self.n_snapshots, int) and self.n_snapshots >= 2,
-             "n_snapshots an integer >= 2", self.n_snapshots)
-        need(isinstance(self.max_steps, int) and self.max_steps >= 1,
-             "max_steps a positive integer", self.max_steps)
-        need(isinstance(self.seed, int) and self.seed >= 0, "seed a non-negative integer",
-             self.seed)
-        need(2 * self.sn_radius_cells < self.grid, "sn_radius_cells below grid / 2",
-             self.sn_radius_cells)
+        need(
+            isinstance(self.n_snapshots, int) and self.n_snapshots >= 2,
+            "n_snapshots an integer >= 2",
+            self.n_snapshots,
+        )
+        need(
+            isinstance(self.max_steps, int) and self.max_steps >= 1,
+            "max_steps a positive integer",
+            self.max_steps,
+        )
+        need(
+            isinstance(self.seed, int) and self.seed >= 0, "seed a non-negative integer", self.seed
+        )
+        need(
+            2 * self.sn_radius_cells < self.grid,
+            "sn_radius_cells below grid / 2",
+            self.sn_radius_cells,
+        )
         if self.snapshot_times_myr is not None:
             times = tuple(self.snapshot_times_myr)
-            ok = (len(times) >= 1 and times[0] >= 0
-                  and all(b > a for a, b in zip(times, times[1:], strict=False)))
+            ok = (
+                len(times) >= 1
+                and times[0] >= 0
+                and all(b > a for a, b in zip(times, times[1:], strict=False))
+            )
             need(ok, "snapshot_times_myr increasing times >= 0", self.snapshot_times_myr)
 
     def to_dict(self) -> dict:

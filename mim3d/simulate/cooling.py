@@ -52,8 +52,13 @@ def lambda_cgs(t_k: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.select(
             [t < 300.0, t < 2e3, t < 8e3, t < 1e5, t < 4e7],
-            [0.0 * t, 2.2380e-32 * t**2.0, 1.0012e-30 * t**1.5, 4.6240e-36 * t**2.867,
-             1.6700e-18 * t**-0.65],
+            [
+                0.0 * t,
+                2.2380e-32 * t**2.0,
+                1.0012e-30 * t**1.5,
+                4.6240e-36 * t**2.867,
+                1.6700e-18 * t**-0.65,
+            ],
             3.2217e-27 * t**0.5,
         )
 
@@ -115,8 +120,9 @@ def _cool_np(u, dt, t_fac, l_fac, t_floor):
     inner[..., 4] = np.where(inner[..., 4] - ke > e_floor, ke + e, inner[..., 4])
 
 
-def cool(u: np.ndarray, dt: float, gamma: float, mu: float, t_floor: float,
-         backend: str = "numba") -> None:
+def cool(
+    u: np.ndarray, dt: float, gamma: float, mu: float, t_floor: float, backend: str = "numba"
+) -> None:
     """Apply ``dt`` (code time) of radiative cooling to the padded state ``u`` in place."""
     t_fac, l_fac = _factors(gamma, mu)
     (_cool_nb if backend == "numba" else _cool_np)(u, dt, t_fac, l_fac, t_floor)

@@ -165,18 +165,20 @@ def _update_nb(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor):
                 j = b + NG
                 k = c + NG
                 for q in range(NVAR):
-                    du = (fx[a, b, c, q] - fx[a + 1, b, c, q]) + (
-                        fy[a, b, c, q] - fy[a, b + 1, c, q]
-                    ) + (fz[a, b, c, q] - fz[a, b, c + 1, q])
+                    du = (
+                        (fx[a, b, c, q] - fx[a + 1, b, c, q])
+                        + (fy[a, b, c, q] - fy[a, b + 1, c, q])
+                        + (fz[a, b, c, q] - fz[a, b, c + 1, q])
+                    )
                     out[i, j, k, q] = a0 * u0[i, j, k, q] + a1 * (u[i, j, k, q] + dtdx * du)
                 rho = out[i, j, k, 0]
                 if rho < rho_floor:
                     rho = rho_floor
                     out[i, j, k, 0] = rho
                     hits += 1
-                ke = 0.5 * (
-                    out[i, j, k, 1] ** 2 + out[i, j, k, 2] ** 2 + out[i, j, k, 3] ** 2
-                ) / rho
+                ke = (
+                    0.5 * (out[i, j, k, 1] ** 2 + out[i, j, k, 2] ** 2 + out[i, j, k, 3] ** 2) / rho
+                )
                 if (g - 1.0) * (out[i, j, k, 4] - ke) < p_floor:
                     out[i, j, k, 4] = ke + p_floor / (g - 1.0)
                     hits += 1
@@ -313,8 +315,17 @@ class EulerSolver:
         rho_floor, p_floor: floors in code units.
     """
 
-    def __init__(self, shape, dx, gamma=5.0 / 3.0, boundary="outflow", limiter="mc",
-                 backend="numba", rho_floor=1e-10, p_floor=1e-10):
+    def __init__(
+        self,
+        shape,
+        dx,
+        gamma=5.0 / 3.0,
+        boundary="outflow",
+        limiter="mc",
+        backend="numba",
+        rho_floor=1e-10,
+        p_floor=1e-10,
+    ):
         nx, ny, nz = shape
         self.dx = float(dx)
         self.gamma = float(gamma)
@@ -333,10 +344,18 @@ class EulerSolver:
         )
         if backend == "numba":
             self._prim, self._flux, self._update, self._rate = (
-                _primitives_nb, _flux_nb, _update_nb, _max_rate_nb)
+                _primitives_nb,
+                _flux_nb,
+                _update_nb,
+                _max_rate_nb,
+            )
         else:
             self._prim, self._flux, self._update, self._rate = (
-                _primitives_np, _flux_np, _update_np, _max_rate_np)
+                _primitives_np,
+                _flux_np,
+                _update_np,
+                _max_rate_np,
+            )
 
     def max_dt(self, u: np.ndarray, cfl: float) -> float:
         """CFL step ``cfl * dx / max(sum_d (|v_d| + c))`` for state ``u``."""
@@ -348,8 +367,22 @@ class EulerSolver:
         for d in range(3):
             self._flux(self._w, self._f[d], d, self.gamma, self.mc)
         fx, fy, fz = self._f
-        self.floor_hits += int(self._update(u0, u, fx, fy, fz, out, a0, a1, dt / self.dx,
-                                            self.gamma, self.rho_floor, self.p_floor))
+        self.floor_hits += int(
+            self._update(
+                u0,
+                u,
+                fx,
+                fy,
+                fz,
+                out,
+                a0,
+                a1,
+                dt / self.dx,
+                self.gamma,
+                self.rho_floor,
+                self.p_floor,
+            )
+        )
 
     def step(self, u: np.ndarray, dt: float) -> None:
         """Advance ``u`` in place by ``dt`` (SSP-RK2)."""

@@ -33,8 +33,7 @@ GAMMA = 5.0 / 3.0
 
 def snapshot_times(cfg: SimConfig) -> tuple[np.ndarray, float, bool]:
     """Snapshot times [Myr], the end time and whether the run was shortened."""
-    t_max = sedov_taylor_time_myr(cfg.max_radius_fraction * 0.5 * cfg.box_pc, cfg.E_sn_erg,
-                                  cfg.n_H)
+    t_max = sedov_taylor_time_myr(cfg.max_radius_fraction * 0.5 * cfg.box_pc, cfg.E_sn_erg, cfg.n_H)
     if cfg.snapshot_times_myr is not None:
         times = np.asarray(cfg.snapshot_times_myr, dtype=np.float64)
         short = bool(times[-1] > t_max)
@@ -75,18 +74,28 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
         the configuration, ``t_end_myr`` (actual), ``n_steps`` and ``floor_hits``.
     """
     if not isinstance(cfg, SimConfig):
-        raise Mim3dError(f"simulate: expected a SimConfig, got {type(cfg).__name__}; "
-                         "build one with SimConfig(grid=..., ...)")
+        raise Mim3dError(
+            f"simulate: expected a SimConfig, got {type(cfg).__name__}; "
+            "build one with SimConfig(grid=..., ...)"
+        )
     cfg.validate()
     times, t_end, short = snapshot_times(cfg)
     if short:
-        log.warning("the Sedov-Taylor shell would pass %.0f%% of the half box before the "
-                    "requested end; the run ends at %.4g Myr", 100 * cfg.max_radius_fraction,
-                    t_end)
+        log.warning(
+            "the Sedov-Taylor shell would pass %.0f%% of the half box before the "
+            "requested end; the run ends at %.4g Myr",
+            100 * cfg.max_radius_fraction,
+            t_end,
+        )
     n = cfg.grid
     dx = cfg.box_pc / n
     solver = EulerSolver(
-        (n, n, n), dx, GAMMA, cfg.boundary, cfg.limiter, cfg.backend,
+        (n, n, n),
+        dx,
+        GAMMA,
+        cfg.boundary,
+        cfg.limiter,
+        cfg.backend,
         rho_floor=cfg.density_floor,
         p_floor=cfg.pressure_floor / P_CODE_TO_K,
     )
@@ -101,8 +110,12 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=t_end, unit="Myr", desc=f"simulate {n}^3",
-                   bar_format="{l_bar}{bar}| {n:.4f}/{total:.4f} Myr [{elapsed}<{remaining}]")
+        bar = tqdm(
+            total=t_end,
+            unit="Myr",
+            desc=f"simulate {n}^3",
+            bar_format="{l_bar}{bar}| {n:.4f}/{total:.4f} Myr [{elapsed}<{remaining}]",
+        )
     t = 0.0
     steps = 0
     start = time.perf_counter()
@@ -110,8 +123,10 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
         while target - t > 1e-12 * max(t_end, 1e-30):
             dt = solver.max_dt(u, cfg.cfl)
             if not np.isfinite(dt) or dt <= 0:
-                raise Mim3dError(f"simulate: the time step became {dt!r} at t = {t:.4g} Myr; "
-                                 "the state is unphysical; lower cfl or raise the floors")
+                raise Mim3dError(
+                    f"simulate: the time step became {dt!r} at t = {t:.4g} Myr; "
+                    "the state is unphysical; lower cfl or raise the floors"
+                )
             dt = min(dt, target - t)
             solver.step(u, dt)
             if cfg.cooling:
@@ -121,16 +136,19 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
             if bar is not None:
                 bar.update(dt)
             if steps >= cfg.max_steps:
-                raise Mim3dError(f"simulate: reached max_steps = {cfg.max_steps} at "
-                                 f"t = {t:.4g} of {t_end:.4g} Myr; raise max_steps or use a "
-                                 "coarser grid")
+                raise Mim3dError(
+                    f"simulate: reached max_steps = {cfg.max_steps} at "
+                    f"t = {t:.4g} of {t_end:.4g} Myr; raise max_steps or use a "
+                    "coarser grid"
+                )
         record()
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - start
     if solver.floor_hits:
-        log.warning("density/pressure floors acted %d times (cell-stage updates)",
-                    solver.floor_hits)
+        log.warning(
+            "density/pressure floors acted %d times (cell-stage updates)", solver.floor_hits
+        )
     log.info("simulated %d^3 to %.4g Myr in %d steps (%.2f s)", n, t_end, steps, wall)
     params = {
         "medium": cfg.medium,
@@ -146,8 +164,9 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
         "cooling": bool(cfg.cooling),
         "grid": int(n),
         "t_end_myr": float(t_end),
-        "t_end_requested_myr": float(cfg.t_end_myr if cfg.snapshot_times_myr is None
-                                     else cfg.snapshot_times_myr[-1]),
+        "t_end_requested_myr": float(
+            cfg.t_end_myr if cfg.snapshot_times_myr is None else cfg.snapshot_times_myr[-1]
+        ),
         "ended_early": bool(short),
         "floor_hits": int(solver.floor_hits),
         "n_steps": int(steps),
@@ -160,5 +179,9 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
         "simulator": "mim3d.simulate (MUSCL-HLLC, SSP-RK2)",
     }
     fields = {name: np.stack(values) for name, values in snaps.items()}
-    return Trajectory(fields=fields, times=np.asarray(times, dtype=np.float64),
-                      box_pc=float(cfg.box_pc), params=params)
+    return Trajectory(
+        fields=fields,
+        times=np.asarray(times, dtype=np.float64),
+        box_pc=float(cfg.box_pc),
+        params=params,
+    )

@@ -52,8 +52,9 @@ def radial_profile(density: np.ndarray, box_pc: float, bin_cells: float = 0.5):
     return ((np.arange(n_bins) + 0.5) * width)[ok], total[ok] / count[ok]
 
 
-def shock_radius_pc(density: np.ndarray, box_pc: float, method: str = "peak",
-                    ambient: float | None = None) -> float:
+def shock_radius_pc(
+    density: np.ndarray, box_pc: float, method: str = "peak", ambient: float | None = None
+) -> float:
     """Shell radius [pc] of a centred blast from its density cube ``(nx, nx, nx)``.
 
     Methods (both use the spherically averaged profile, bins of half a cell):
