@@ -22,6 +22,8 @@ import math
 import keras
 import tensorflow as tf
 
+from mim3d.conv import conv_same
+
 FORGET_BIAS = 1.0
 LN_EPSILON = 1e-5
 
@@ -68,7 +70,7 @@ class ConvNorm(keras.layers.Layer):
                                             initializer="ones")
 
     def call(self, x):
-        z = tf.nn.bias_add(tf.nn.convolution(x, self.kernel, padding="SAME"), self.bias)
+        z = tf.nn.bias_add(conv_same(x, tf.convert_to_tensor(self.kernel)), self.bias)
         if not self.layer_norm:
             return z
         axes = list(range(1, len(z.shape)))

@@ -162,3 +162,111 @@ def load_flags(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise Mim3dError(f"flags file {path} must hold a JSON object of flag names to values")
     return data
+
+
+SCHEDULES = ("constant", "cosine", "exponential")
+LOSSES = ("sum", "mean")
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: names and defaults follow the original ``run.py`` flags.
+
+    Attributes:
+        lr: base learning rate of Adam.
+        batch_size: sequences per optimizer step (global batch, over all replicas).
+        max_iterations: number of iterations (each iteration is one batch; with
+            ``reverse_input`` it makes two optimizer steps, as the original).
+        input_length: context frames ``L``; the model predicts frames ``L … T−1`` from them.
+        total_length: frames per training sequence ``T``.
+        scheduled_sampling: feed true frames with probability η during training (else the
+            model always feeds back its own output after ``input_length``).
+        sampling_start_value: η at iteration 0.
+        sampling_changing_rate: η decreases by this much every iteration ...
+        sampling_stop_iter: ... and is 0 from this iteration on.
+        reverse_input: after each step, a second optimizer step on the time-reversed batch.
+        reverse_img: an extra step on the batch flipped along depth (the last spatial axis).
+        display_interval: iterations between rows of ``metrics.csv`` (and the progress bar's
+            loss).
+        test_interval: iterations between validations (per-lead MSE on the valid split).
+        snapshot_interval: iterations between checkpoints.
+        num_save_samples: validation sequences whose forecasts are saved at each validation.
+        seed: seeds the weights, the data order and the scheduled-sampling draws.
+        loss: ``"sum"``: the original ½ Σ squared error (gradient of the raw sum; the logged loss
+            is that sum / batch_size); ``"mean"``: mean squared error over all elements.
+        lr_schedule: ``"constant"`` (the original), ``"cosine"`` decay to 0 over
+            ``max_iterations``, or ``"exponential"`` (×0.1 over ``max_iterations``).
+        warmup_iterations: linear learning-rate warm-up (0 = none, the original).
+        clipnorm: clip the global gradient norm to this value (None = no clipping, the original).
+        keep_checkpoints: how many of the latest checkpoints to keep.
+        validation_batches: cap on validation batches per validation (0 = the whole split).
+        strategy: ``"none"``, ``"mirrored"`` (all local GPUs, or CPU devices) or
+            ``"multiworker"`` (several machines, from ``TF_CONFIG``).
+    """
+
+    lr: float = 0.001
+    batch_size: int = 8
+    max_iterations: int = 80000
+    input_length: int = 10
+    total_length: int = 20
+    scheduled_sampling: bool = True
+    sampling_start_value: float = 1.0
+    sampling_changing_rate: float = 0.00002
+    sampling_stop_iter: int = 50000
+    reverse_input: bool = True
+    reverse_img: bool = False
+    display_interval: int = 1
+    test_interval: int = 1000
+    snapshot_interval: int = 1000
+    num_save_samples: int = 10
+    seed: int = 0
+    loss: str = "sum"
+    lr_schedule: str = "constant"
+    warmup_iterations: int = 0
+    clipnorm: float | None = None
+    keep_checkpoints: int = 3
+    validation_batches: int = 0
+    strategy: str = "none"
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_iterations", "input_length", "total_length",
+                     "display_interval", "test_interval", "snapshot_interval",
+                     "keep_checkpoints"):
+            if int(getattr(self, name)) < 1:
+                raise Mim3dError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if not 1 <= self.input_length < self.total_length:
+            raise Mim3dError(
+                f"input_length must be at least 1 and less than total_length; got "
+                f"input_length={self.input_length}, total_length={self.total_length}"
+            )
+        if self.lr <= 0:
+            raise Mim3dError(f"lr must be positive; got {self.lr}")
+        for name, value, allowed in (("loss", self.loss, LOSSES),
+                                     ("lr_schedule", self.lr_schedule, SCHEDULES),
+                                     ("strategy", self.strategy, STRATEGIES)):
+            if value not in allowed:
+                raise Mim3dError(f"{name} must be one of {allowed}; got {value!r}")
+
+    def eta(self, iteration: int) -> float:
+        """The scheduled-sampling probability η used at ``iteration`` (1-based, as the original).
+
+        The original subtracts ``sampling_changing_rate`` before each iteration below
+        ``sampling_stop_iter`` and sets η = 0 from then on.
+        """
+        if not self.scheduled_sampling or iteration >= self.sampling_stop_iter:
+            return 0.0
+        return max(self.sampling_start_value - iteration * self.sampling_changing_rate, 0.0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise Mim3dError(
+                f"unknown training setting(s) {unknown}; valid settings are {sorted(names)}"
+            )
+        return cls(**values)

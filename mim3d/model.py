@@ -179,9 +179,9 @@ class MIM(keras.Model):
         zeros = self._zeros(x[:, 0])
         state = ([zeros] * n_layers, [zeros] * n_layers, [zeros] * (n_layers - 1),
                  [zeros] * (n_layers - 1), [zeros] * (n_layers - 1), zeros)
+        y, state = self._step(x[:, 0], state, first=True)
         steps = tf.shape(x)[1] - 1
         outputs = tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[:1] + x.shape[2:])
-        y, state = self._step(x[:, 0], state, first=True)
         outputs = outputs.write(0, y)
 
         def body(t, y_prev, state, outputs):

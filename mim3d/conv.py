@@ -1,0 +1,49 @@
+"""A stride-1 'same' convolution with a faster kernel gradient on CPU.
+
+``tf.nn.convolution`` computes the forward pass; its gradients are written out here:
+
+* input gradient: the same convolution of the output gradient with the kernel flipped in space
+  and transposed in channels (exact for odd kernels and 'same' padding);
+* kernel gradient: for every kernel offset ``(a, b, c)`` one matrix product
+  ``dK[a, b, c] = X_shift(a, b, c)ᵀ · dY`` over all batch × voxel rows.
+
+Measured on the 2-core CPU (TF 2.21, oneDNN on; see ``bench/``): TensorFlow's
+``Conv3DBackpropFilterV2`` ran at ~3.5 GFLOP/s at 3D-MIM's shapes, the matrix-product form at
+~23 GFLOP/s, the same as the forward convolution. Values agree to float32 round-off.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import tensorflow as tf
+
+
+def _kernel_gradient(x: tf.Tensor, dy: tf.Tensor, kernel_shape) -> tf.Tensor:
+    spatial = kernel_shape[:-2]
+    c_in, c_out = kernel_shape[-2], kernel_shape[-1]
+    pad = [[0, 0]] + [[k // 2, k // 2] for k in spatial] + [[0, 0]]
+    xp = tf.pad(x, pad) if any(k > 1 for k in spatial) else x
+    sizes = x.shape[1:-1]
+    dy2 = tf.reshape(dy, [-1, c_out])
+    blocks = []
+    for offset in itertools.product(*(range(k) for k in spatial)):
+        window = xp[(slice(None),) + tuple(slice(o, o + n) for o, n in zip(offset, sizes,
+                                                                           strict=True))]
+        blocks.append(tf.matmul(tf.reshape(window, [-1, c_in]), dy2, transpose_a=True))
+    return tf.reshape(tf.stack(blocks), kernel_shape)
+
+
+@tf.custom_gradient
+def conv_same(x: tf.Tensor, kernel: tf.Tensor):
+    """``[B, *grid, c_in]`` * ``[*k, c_in, c_out]`` → ``[B, *grid, c_out]`` (stride 1, 'same')."""
+    y = tf.nn.convolution(x, kernel, padding="SAME")
+
+    def grad(dy):
+        rank = len(kernel.shape) - 2
+        flipped = tf.transpose(tf.reverse(kernel, list(range(rank))),
+                               list(range(rank)) + [rank + 1, rank])
+        dx = tf.nn.convolution(dy, flipped, padding="SAME")
+        return dx, _kernel_gradient(x, dy, kernel.shape)
+
+    return y, grad
