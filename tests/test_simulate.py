@@ -62,7 +62,7 @@ def test_sedov_taylor_radius_formula():
         {"boundary": "reflecting"},
         {"backend": "cuda"},
         {"limiter": "superbee"},
-        {"cfl": 0.9},
+        {"cfl": 1.5},
         {"n_snapshots": 1},
         {"sn_radius_cells": 9.0},
         {"snapshot_times_myr": (0.1, 0.05)},
@@ -273,3 +273,14 @@ def test_progress_bar_runs(capsys):
     )
     assert traj.n_t == 2
     assert "Myr" in capsys.readouterr().err
+
+
+def test_cooling_run_stays_finite_and_loses_energy():
+    base = dict(grid=16, medium="uniform", n_snapshots=3)
+    hot = simulate(SimConfig(**base))
+    cooled = simulate(SimConfig(cooling=True, **base))
+    for traj in (hot, cooled):
+        assert all(np.isfinite(v).all() for v in traj.fields.values())
+    thermal = [t.fields["pressure"][-1].astype(np.float64).sum() for t in (hot, cooled)]
+    assert thermal[1] < 0.7 * thermal[0]
+    assert cooled.fields["temperature"].min() >= 0.99 * cooled.params["temperature_floor_K"]

@@ -8,7 +8,7 @@ Dynamics", ch. 10, 13-14):
 * MUSCL reconstruction of the primitives ``(rho, vx, vy, vz, p)`` with the minmod or
   monotonised-central (MC) limiter; face values stay between the neighbouring cell values, so
   reconstructed density and pressure stay positive;
-* HLLC Riemann fluxes (Toro, Spruce & Speares 1994) with Davis wave-speed estimates;
+* HLLC Riemann fluxes (Toro, Spruce & Speares 1994) with Einfeldt wave-speed estimates;
 * unsplit update with the two-stage strong-stability-preserving Runge-Kutta scheme (SSP-RK2,
   Shu & Osher 1988): ``U1 = U + dt L(U)``, ``U' = U/2 + (U1 + dt L(U1))/2``;
 * density and pressure floors after each stage, counted.
@@ -77,10 +77,17 @@ def _hllc(rl, ul, vl, wl, pl, rr, ur, vr, wr, pr, g):
     ``ss >= 0``, else R) is selected, then ``F = F_K + s (U*_K - U_K)`` with ``s = min(S_L, 0)``
     or ``max(S_R, 0)``, which is the plain upwind flux F_K when the fan is supersonic.
     """
-    cl = np.sqrt(g * pl / rl)
-    cr = np.sqrt(g * pr / rr)
-    sl = min(ul - cl, ur - cr)
-    sr = max(ul + cl, ur + cr)
+    # Einfeldt (1988) wave speeds (Roe-averaged normal velocity and sound speed), which bound
+    # the fan even for strongly colliding cold flows (Batten et al. 1997)
+    cl2 = g * pl / rl
+    cr2 = g * pr / rr
+    ql = np.sqrt(rl)
+    qr = np.sqrt(rr)
+    qs = 1.0 / (ql + qr)
+    um = (ql * ul + qr * ur) * qs
+    dm = np.sqrt((ql * cl2 + qr * cr2) * qs + 0.5 * ql * qr * qs * qs * (ur - ul) ** 2)
+    sl = min(ul - np.sqrt(cl2), um - dm)
+    sr = max(ur + np.sqrt(cr2), um + dm)
     dl = rl * (sl - ul)
     dr = rr * (sr - ur)
     ss = (pr - pl + ul * dl - ur * dr) / (dl - dr)
@@ -154,8 +161,11 @@ def _flux_nb(w, f, d, g, mc):
 
 
 @njit(parallel=True, cache=True)
-def _update_nb(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor):
-    """``out = a0 u0 + a1 (u + dt/dx * net inflow)`` in the interior, then floors; returns hits."""
+def _update_nb(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor, pt_floor):
+    """``out = a0 u0 + a1 (u + dt/dx * net inflow)`` in the interior, then floors; returns hits.
+
+    Floors: ``rho >= rho_floor`` and ``p >= max(p_floor, pt_floor * rho)`` (a temperature floor).
+    """
     nx, ny, nz = fy.shape[0], fx.shape[1], fx.shape[2]
     hits = 0
     for a in prange(nx):
@@ -179,8 +189,9 @@ def _update_nb(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor):
                 ke = (
                     0.5 * (out[i, j, k, 1] ** 2 + out[i, j, k, 2] ** 2 + out[i, j, k, 3] ** 2) / rho
                 )
-                if (g - 1.0) * (out[i, j, k, 4] - ke) < p_floor:
-                    out[i, j, k, 4] = ke + p_floor / (g - 1.0)
+                p_min = max(p_floor, pt_floor * rho)
+                if (g - 1.0) * (out[i, j, k, 4] - ke) < p_min:
+                    out[i, j, k, 4] = ke + p_min / (g - 1.0)
                     hits += 1
     return hits
 
@@ -217,10 +228,15 @@ def _limit_np(dl, dr, mc):
 
 
 def _hllc_np(rl, ul, vl, wl, pl, rr, ur, vr, wr, pr, g):
-    cl = np.sqrt(g * pl / rl)
-    cr = np.sqrt(g * pr / rr)
-    sl = np.minimum(ul - cl, ur - cr)
-    sr = np.maximum(ul + cl, ur + cr)
+    cl2 = g * pl / rl
+    cr2 = g * pr / rr
+    ql = np.sqrt(rl)
+    qr = np.sqrt(rr)
+    qs = 1.0 / (ql + qr)
+    um = (ql * ul + qr * ur) * qs
+    dm = np.sqrt((ql * cl2 + qr * cr2) * qs + 0.5 * ql * qr * qs * qs * (ur - ul) ** 2)
+    sl = np.minimum(ul - np.sqrt(cl2), um - dm)
+    sr = np.maximum(ur + np.sqrt(cr2), um + dm)
     dl = rl * (sl - ul)
     dr = rr * (sr - ur)
     ss = (pr - pl + ul * dl - ur * dr) / (dl - dr)
@@ -276,7 +292,7 @@ def _flux_np(w, f, d, g, mc):
         f[..., q] = fq
 
 
-def _update_np(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor):
+def _update_np(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor, pt_floor):
     nx, ny, nz = fy.shape[0], fx.shape[1], fx.shape[2]
     inner = (slice(NG, NG + nx), slice(NG, NG + ny), slice(NG, NG + nz))
     du = (fx[:-1] - fx[1:]) + (fy[:, :-1] - fy[:, 1:]) + (fz[:, :, :-1] - fz[:, :, 1:])
@@ -285,8 +301,9 @@ def _update_np(u0, u, fx, fy, fz, out, a0, a1, dtdx, g, rho_floor, p_floor):
     new[..., 0] = np.where(low, rho_floor, new[..., 0])
     rho = new[..., 0]
     ke = 0.5 * (new[..., 1] ** 2 + new[..., 2] ** 2 + new[..., 3] ** 2) / rho
-    lowp = (g - 1.0) * (new[..., 4] - ke) < p_floor
-    new[..., 4] = np.where(lowp, ke + p_floor / (g - 1.0), new[..., 4])
+    p_min = np.maximum(p_floor, pt_floor * rho)
+    lowp = (g - 1.0) * (new[..., 4] - ke) < p_min
+    new[..., 4] = np.where(lowp, ke + p_min / (g - 1.0), new[..., 4])
     out[inner] = new
     return int(low.sum() + lowp.sum())
 
@@ -313,6 +330,7 @@ class EulerSolver:
         limiter: ``"minmod"`` or ``"mc"``.
         backend: ``"numba"`` or ``"numpy"``.
         rho_floor, p_floor: floors in code units.
+        pt_floor: temperature floor as code pressure per unit code density (p >= pt_floor rho).
     """
 
     def __init__(
@@ -325,6 +343,7 @@ class EulerSolver:
         backend="numba",
         rho_floor=1e-10,
         p_floor=1e-10,
+        pt_floor=0.0,
     ):
         nx, ny, nz = shape
         self.dx = float(dx)
@@ -333,6 +352,7 @@ class EulerSolver:
         self.mc = 1 if limiter == "mc" else 0
         self.rho_floor = float(rho_floor)
         self.p_floor = float(p_floor)
+        self.pt_floor = float(pt_floor)
         self.floor_hits = 0
         padded = (nx + 2 * NG, ny + 2 * NG, nz + 2 * NG, NVAR)
         self._w = np.empty(padded)
@@ -381,6 +401,7 @@ class EulerSolver:
                 self.gamma,
                 self.rho_floor,
                 self.p_floor,
+                self.pt_floor,
             )
         )
 

@@ -22,6 +22,7 @@ from mim3d.simulate.sedov import sedov_taylor_time_myr
 from mim3d.simulate.units import (
     P_CODE_TO_K,
     V_CODE_TO_KMS,
+    pressure_code_from_temperature,
     temperature_from_code,
 )
 from mim3d.trajectory import Trajectory
@@ -98,6 +99,7 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
         cfg.backend,
         rho_floor=cfg.density_floor,
         p_floor=cfg.pressure_floor / P_CODE_TO_K,
+        pt_floor=float(pressure_code_from_temperature(1.0, cfg.temperature_floor_K, cfg.mu)),
     )
     u = initial_state(cfg, GAMMA)
     snaps = {name: [] for name in ("density", "pressure", "temperature", "velocity")}
@@ -176,6 +178,7 @@ def simulate(cfg: SimConfig, progress: bool = False) -> Trajectory:
         "limiter": cfg.limiter,
         "backend": cfg.backend,
         "sn_radius_cells": float(cfg.sn_radius_cells),
+        "temperature_floor_K": float(cfg.temperature_floor_K),
         "simulator": "mim3d.simulate (MUSCL-HLLC, SSP-RK2)",
     }
     fields = {name: np.stack(values) for name, values in snaps.items()}
