@@ -38,8 +38,8 @@ def load_model(path: str | Path) -> MIM:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:  # keras raises many types for foreign archives
         raise Mim3dError(f"cannot load {path} as a mim3d model: {err}") from None
-    if not isinstance(model, MIM):
-        raise Mim3dError(f"{path} holds a {type(model).__name__}, not a mim3d MIM model")
+    if not (isinstance(model, MIM) or hasattr(model, "forecast")):
+        raise Mim3dError(f"{path} holds a {type(model).__name__}, not a mim3d forecast model")
     return model
 
 

@@ -56,7 +56,7 @@ class RunConfig:
         if "fields" in data:
             data["fields"] = list(data["fields"])
         model = dict(self.model)
-        if "num_hidden" in model:
+        if "num_hidden" in model and not isinstance(model["num_hidden"], list):
             model["num_hidden"] = list(ModelConfig(num_hidden=model["num_hidden"]).num_hidden)
         return {"model": model, "train": self.train.to_dict(), "data": data}
 
@@ -141,7 +141,7 @@ def load_run_config(path: str | Path | None = None, sets: list[str] = (),
     bad_data = sorted(set(sections["data"]) - set(DATA_KEYS))
     if bad_data:
         raise Mim3dError(f"unknown data setting(s) {bad_data}; valid: {list(DATA_KEYS)}")
-    bad_model = sorted(set(sections["model"]) - set(MODEL_KEYS))
+    bad_model = sorted(set(sections["model"]) - set(MODEL_KEYS) - {"architecture"})
     if bad_model:
         raise Mim3dError(f"unknown model setting(s) {bad_model}; valid: {list(MODEL_KEYS)}")
     if "path" not in sections["data"]:

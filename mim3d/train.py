@@ -51,6 +51,22 @@ RUN_FILES = ("run.yaml", "normalizer.json", "checkpoints", "metrics.csv", "valid
 METRICS_COLUMNS = ("step", "loss", "eta", "lr", "seconds")
 
 
+# model section key ``architecture`` -> "module:class"; every class takes a ModelConfig and has
+# MIM's call signature ``(inputs, input_length, sampling_mask)`` and ``forecast``.
+ARCHITECTURES = {"mim": "mim3d.model:MIM", "convlstm": "mim3d.convlstm:ConvLSTMForecaster"}
+
+
+def architecture_class(name: str):
+    """The model class registered as ``name`` in :data:`ARCHITECTURES`."""
+    import importlib
+
+    if name not in ARCHITECTURES:
+        raise Mim3dError(f"unknown model architecture {name!r}; choose one of "
+                         f"{sorted(ARCHITECTURES)}")
+    module, cls = ARCHITECTURES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 class TrainingDiverged(Mim3dError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
 
@@ -235,6 +251,8 @@ class Trainer:
         grid = tuple(n // self.data.downsample for n in source.grid)
         model_dict = {"img_width": grid[0], "img_height": grid[1], "img_depth": grid[2],
                       "img_channel": len(self.data.channels), **run.model}
+        self.architecture = model_dict.pop("architecture", "mim")
+        model_class = architecture_class(self.architecture)
         self.model_config = ModelConfig.from_dict(model_dict)
         if (*self.model_config.grid, self.model_config.img_channel) != (*grid,
                                                                          len(self.data.channels)):
@@ -253,7 +271,8 @@ class Trainer:
                 f"batch_size or add data"
             )
         self.steps_per_epoch = windows // cfg.batch_size
-        self.resolved = RunConfig(self.model_config.to_dict(), cfg, run.data).to_dict()
+        self.resolved = RunConfig({"architecture": self.architecture,
+                                   **self.model_config.to_dict()}, cfg, run.data).to_dict()
         self.resuming = prepare_run_dir(self.run_dir, self.resolved, resume, overwrite)
         self.normalizer = resolve_normalizer(self.data)
         self.strategy = make_strategy(cfg.strategy)
@@ -261,7 +280,7 @@ class Trainer:
             raise Mim3dError("an initial model can only be given with strategy 'none'")
         keras.utils.set_random_seed(cfg.seed)
         with self.strategy.scope():
-            self.model = model if model is not None else MIM(self.model_config)
+            self.model = model if model is not None else model_class(self.model_config)
             if model is not None and model.config != self.model_config:
                 raise Mim3dError(f"the initial model's config {model.config} differs from the "
                                  f"run's {self.model_config}")
