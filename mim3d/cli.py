@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "export-npz": "mim3d.formats.npz",
     "grid-sph": "mim3d.formats.sph",
     "fit-normalizer": "mim3d.normalize",
+    "evaluate": "mim3d.evaluate",
 }
 
 

@@ -14,7 +14,8 @@ driven exactly like :class:`mim3d.model.MIM`, so the two differ only in the recu
 
 It runs in the same patched (space-to-depth) space as MIM and reads the same
 :class:`mim3d.config.ModelConfig` (``num_hidden``, ``filter_size``, ``patch_size``, grid,
-``img_channel``; ``layer_norm`` and ``per_channel_peephole`` do not apply).
+``img_channel``, ``precision`` where the config has it; ``layer_norm``,
+``per_channel_peephole`` and ``recompute`` do not apply).
 
 Fair size: a ConvLSTM layer has far fewer weights than a MIM block, so the baseline gets the same
 number of layers and a wider hidden state. :func:`matching_hidden` picks the width whose
@@ -33,7 +34,6 @@ import tensorflow as tf
 
 from mim3d.config import ModelConfig
 from mim3d.errors import Mim3dError
-from mim3d.model import MIM
 from mim3d.patching import patch, unpatch
 
 _RNN_LAYERS = {2: keras.layers.ConvLSTM2D, 3: keras.layers.ConvLSTM3D}
@@ -60,6 +60,8 @@ def matching_hidden(mim_config: ModelConfig, num_layers: int | None = None) -> t
     Same number of layers as the MIM (or ``num_layers``), all of one width ``h``, with ``h`` the
     integer whose :func:`convlstm_parameters` is closest to the MIM's ``count_params()``.
     """
+    from mim3d.model import MIM
+
     target = MIM(mim_config).count_params()
     n = mim_config.num_layers if num_layers is None else int(num_layers)
     if n < 1:
@@ -93,11 +95,6 @@ class ConvLSTMForecaster(keras.Model):
         ``(B, T−1, W, H, D, C)``: frame ``j`` predicts input frame ``j + 1``.
     """
 
-    # The scheduled-sampling mask and the compiled forecast are MIM's, unchanged: they only read
-    # ``self.config`` and call ``self.unroll``.
-    _mask_flags = MIM._mask_flags
-    forecast = MIM.forecast
-
     def __init__(self, config: ModelConfig | dict | None = None, **kwargs):
         super().__init__(**kwargs)
         if config is None:
@@ -107,6 +104,9 @@ class ConvLSTMForecaster(keras.Model):
         self.config = config
         grid, c = config.patched_grid, config.patched_channels
         rnn = _RNN_LAYERS[config.rank]
+        # a ModelConfig with a ``precision`` setting (mixed_bfloat16, ...) sets the cells' policy
+        policy = keras.DTypePolicy(getattr(config, "precision", "float32"))
+        self._cell_dtype = policy.compute_dtype
         self.cells = []
         c_in = c
         for layer, h in enumerate(config.num_hidden):
@@ -114,11 +114,12 @@ class ConvLSTMForecaster(keras.Model):
             # given sequence); named per layer and stepped by hand in unroll
             cell = type(rnn(h, config.filter_size, padding="same").cell)(
                 rank=config.rank, filters=h, kernel_size=config.filter_size, padding="same",
-                name=f"convlstm_{layer + 1}")
+                name=f"convlstm_{layer + 1}", dtype=policy)
             cell.build((None, *grid, c_in))
             self.cells.append(cell)
             c_in = h
-        self.back_to_pixel = keras.layers.Dense(c, name="back_to_pixel")  # 1×1×1 convolution
+        self.back_to_pixel = keras.layers.Dense(c, name="back_to_pixel",  # 1×1×1 convolution
+                                                dtype=policy)
         self.back_to_pixel.build((None, *grid, c_in))
         self.built = True
         self._forward = None
@@ -145,6 +146,36 @@ class ConvLSTMForecaster(keras.Model):
                 f"input_length must be at least 1 and less than the sequence length T={int(t)}; "
                 f"got {input_length}. Give more frames or a shorter input_length.")
 
+    def _mask_flags(self, sampling_mask, x_patched, input_length):
+        """Full mask ``(B, T−1, …)`` broadcastable to patched frames: ones before L."""
+        cfg = self.config
+        b, t = tf.shape(x_patched)[0], tf.shape(x_patched)[1]
+        ones_tail = [1] * (cfg.rank + 1)
+        if sampling_mask is None:
+            mask = tf.zeros(tf.concat([[b, t - 1 - input_length], ones_tail], 0), x_patched.dtype)
+        else:
+            mask = tf.cast(tf.convert_to_tensor(sampling_mask), x_patched.dtype)
+            patched = (*cfg.patched_grid, cfg.patched_channels)
+            physical = (*cfg.grid, cfg.img_channel)
+            if mask.shape.rank == 2:
+                mask = tf.reshape(mask, tf.concat([tf.shape(mask), ones_tail], 0))
+            elif mask.shape.rank == cfg.rank + 3 and tuple(mask.shape[2:]) in (patched, physical):
+                if tuple(mask.shape[2:]) != patched:
+                    mask = patch(mask, cfg.patch_size, cfg.rank)
+            else:
+                raise Mim3dError(
+                    f"sampling_mask must have shape (B, T-L-1), (B, T-L-1, *{patched}) or (B, "
+                    f"T-L-1, *{physical}); got {tuple(mask.shape)}")
+            n_in = tf.get_static_value(input_length)
+            if None not in (mask.shape[1], x_patched.shape[1], n_in):
+                n_expected = int(x_patched.shape[1]) - 1 - int(n_in)
+                if int(mask.shape[1]) != n_expected:
+                    raise Mim3dError(
+                        f"sampling_mask covers {mask.shape[1]} steps, but T - input_length - 1 "
+                        f"= {n_expected}; give one flag per predicted input step")
+        head = tf.ones(tf.concat([[b, input_length], tf.shape(mask)[2:]], 0), mask.dtype)
+        return tf.concat([head, mask], axis=1)
+
     def call(self, inputs, input_length=None, sampling_mask=None, training=None):
         cfg = self.config
         if input_length is None:
@@ -152,10 +183,38 @@ class ConvLSTMForecaster(keras.Model):
                              "frames")
         self.check_inputs(inputs.shape,
                           input_length if isinstance(input_length, int | np.integer) else None)
-        x = patch(tf.convert_to_tensor(inputs, self.compute_dtype), cfg.patch_size, cfg.rank)
+        x = patch(tf.cast(tf.convert_to_tensor(inputs), self._cell_dtype), cfg.patch_size,
+                  cfg.rank)
         input_length = tf.convert_to_tensor(input_length, tf.int32)
         mask = self._mask_flags(sampling_mask, x, input_length)
-        return unpatch(self.unroll(x, mask), cfg.patch_size, cfg.rank)
+        return tf.cast(unpatch(self.unroll(x, mask), cfg.patch_size, cfg.rank), tf.float32)
+
+    def forecast(self, inputs, input_length, sampling_mask=None) -> tf.Tensor:
+        """Compiled forward (one trace for every B and T): same arguments as ``call``."""
+        cfg = self.config
+        self.check_inputs(inputs.shape, input_length)
+        if self._forward is None:
+            spec_x = tf.TensorSpec((None, None, *cfg.grid, cfg.img_channel), tf.float32)
+            spec_m = tf.TensorSpec([None] * (cfg.rank + 3), tf.float32)
+
+            def forward(x, input_length, mask):  # mask: (B, T−L−1, …) after the context
+                xp = patch(tf.cast(x, self._cell_dtype), cfg.patch_size, cfg.rank)
+                mask = tf.cast(mask, self._cell_dtype)
+                head = tf.ones(tf.concat([tf.shape(mask)[:1], [input_length],
+                                          tf.shape(mask)[2:]], 0), mask.dtype)
+                y = self.unroll(xp, tf.concat([head, mask], axis=1))
+                return tf.cast(unpatch(y, cfg.patch_size, cfg.rank), tf.float32)
+
+            self._forward = tf.function(
+                forward, input_signature=[spec_x, tf.TensorSpec((), tf.int32), spec_m])
+        x = tf.convert_to_tensor(inputs, tf.float32)
+        if sampling_mask is None:
+            n = int(x.shape[0]), int(x.shape[1]) - 1 - int(input_length)
+            mask = tf.zeros([*n, *[1] * (cfg.rank + 1)], tf.float32)
+        else:
+            xp = patch(x, cfg.patch_size, cfg.rank)
+            mask = self._mask_flags(sampling_mask, xp, int(input_length))[:, int(input_length):]
+        return self._forward(x, tf.constant(int(input_length), tf.int32), mask)
 
     def _step(self, x_in, state):
         """One time step: ``state`` = per-layer ``(H, C)`` pairs; returns ``(Ŷ, state)``."""

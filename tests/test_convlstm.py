@@ -59,6 +59,11 @@ def test_eager_and_compiled_agree_and_inputs_rule(model, x):
     forced = model.forecast(x2, 3, ones).numpy()
     assert np.array_equal(forced[:, :3], compiled[:, :3])
     assert np.abs(forced[:, 3:] - compiled[:, 3:]).max() > 1e-4
+    # a per-voxel mask on the physical grid is the same as one flag per step
+    full = np.ones((2, 2, 8, 8, 8, 1), np.float32)
+    assert np.allclose(model(x2, input_length=3, sampling_mask=full).numpy(), forced, atol=1e-5)
+    with pytest.raises(Mim3dError, match="sampling_mask"):
+        model(x, input_length=3, sampling_mask=np.ones((2, 3), np.float32))
     # a mask of zeros is the test mode
     assert np.allclose(model(x, input_length=3, sampling_mask=np.zeros((2, 2))).numpy(), eager,
                        atol=1e-6)
