@@ -98,7 +98,7 @@ def prepare_run_dir(run_dir: Path, config: dict, resume: bool, overwrite: bool) 
             raise Mim3dError(f"--resume: {run_dir} holds files but no run.yaml; it is not a "
                              f"mim3d run folder")
         old = yaml.safe_load(saved.read_text())
-        if old.get("model") != config.get("model"):
+        if _model_identity(old.get("model")) != _model_identity(config.get("model")):
             raise Mim3dError(
                 f"--resume: the model configuration changed: the run in {run_dir} has "
                 f"{old.get('model')}, now {config.get('model')}. Resume with the original "
@@ -121,6 +121,16 @@ def prepare_run_dir(run_dir: Path, config: dict, resume: bool, overwrite: bool) 
         shutil.move(str(entry), backup / entry.name)
     log.warning("moved the earlier run's files to %s", backup)
     return False
+
+
+def _model_identity(model: dict | None) -> tuple:
+    """A model section with defaults filled in, so settings added later compare equal."""
+    model = dict(model or {})
+    arch = model.pop("architecture", "mim")
+    try:
+        return arch, ModelConfig.from_dict(model)
+    except Mim3dError:
+        return arch, tuple(sorted(model.items()))
 
 
 def _rewrite_csv(path: Path, keep_until_step: int) -> None:
