@@ -5,7 +5,9 @@
 - :func:`sedov_taylor_radius_pc`: the analytic blast-wave radius in a uniform medium (Sedov
   1959; Taylor 1950), re-exported from :mod:`mim3d.physics` as the yardstick for shell radii.
 
-Learned baselines (a ConvLSTM3D) live next to the models, not here.
+The learned baseline, a stacked ConvLSTM with 3D-MIM's interface, lives next to the models in
+:mod:`mim3d.convlstm`; ``ConvLSTMForecaster`` and ``matching_hidden`` are re-exported here on first
+use (importing them loads TensorFlow).
 """
 
 from __future__ import annotations
@@ -31,3 +33,12 @@ def persistence(context: np.ndarray, n_future: int) -> np.ndarray:
     expect(isinstance(n_future, int | np.integer) and n_future >= 1,
            f"n_future must be a positive integer; got {n_future!r}.")
     return np.repeat(context[:, -1:], int(n_future), axis=1)
+
+
+def __getattr__(name: str):
+    """Lazy re-export of the learned baseline (keeps ``import mim3d.baselines`` TF-free)."""
+    if name in ("ConvLSTMForecaster", "matching_hidden"):
+        from mim3d import convlstm
+
+        return getattr(convlstm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

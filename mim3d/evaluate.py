@@ -557,7 +557,7 @@ def evaluate(
     normalizer: Normalizer | str | Path | None = None,
     downsample: int | None = None,
     stride: int | None = None,
-    batch_size: int | None = None,
+    batch_size: int | None = 8,
     metrics: Sequence[str] = ALL,
     threshold: float = 0.1,
     save_forecasts: bool = True,
@@ -578,7 +578,7 @@ def evaluate(
             model every frame after the context of the shortest trajectory.
         fields, normalizer, downsample: for a bare model (a run folder knows its own).
         stride: frames between window starts; default the run's.
-        batch_size: windows per forward pass (default all at once).
+        batch_size: windows per forward pass (``None``: all at once).
         metrics: names from :data:`mim3d.metrics.ALL`.
         threshold: the relative density change that marks the shell region (0.1 = 10 %).
         save_forecasts: write ``forecasts.npz``.
@@ -711,7 +711,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH",
                    help="a learned baseline, e.g. convlstm=runs/convlstm (repeatable); "
                         "persistence is always included")
-    p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="windows per forward pass (default 8)")
     p.add_argument("--input-length", type=int, default=None, help="context frames")
     p.add_argument("--n-future", type=int, default=None, help="forecast frames")
     p.add_argument("--fields", nargs="+", default=None, help="fields of a bare .keras model")
