@@ -77,8 +77,9 @@ DIAGNOSTICS_COLUMNS = (
     "radius_peak_pred", "radius_peak_true", "radius_peak_error",
     "radius_volume_pred", "radius_volume_true", "radius_volume_error",
     "iou", "dice", "mass_pred", "mass_true", "mass_rel_error", "w1_log_density")
-DIAGNOSTIC_SUMMARY = ("radius_peak_error", "radius_volume_error", "iou", "dice",
-                      "mass_rel_error", "w1_log_density")
+DIAGNOSTIC_SUMMARY = ("radius_peak_pred", "radius_peak_true", "radius_peak_error",
+                      "radius_volume_pred", "radius_volume_true", "radius_volume_error", "iou",
+                      "dice", "mass_rel_error", "w1_log_density")
 
 DEFAULT_E_ERG = 1e51
 DEFAULT_N_H = 44.5
@@ -141,7 +142,6 @@ def load_forecaster(
     *,
     name: str = MODEL,
     fields: Sequence[str] | None = None,
-    input_length: int | None = None,
     normalizer: Normalizer | str | Path | None = None,
     downsample: int | None = None,
 ) -> Forecaster:
@@ -149,7 +149,8 @@ def load_forecaster(
 
     A run folder (``model.keras``, ``run.yaml``, ``normalizer.json``) supplies the fields,
     lengths, downsampling and statistics itself. A ``.keras`` file or a model object needs
-    ``fields``, ``input_length`` and ``normalizer`` (a ``Normalizer`` or a path to its JSON).
+    ``fields`` and ``normalizer`` (a ``Normalizer`` or a path to its JSON); the caller gives the
+    input length.
     """
     from mim3d.predict import load_model
 
@@ -591,8 +592,7 @@ def evaluate(
     unknown = [m for m in metrics if m not in ALL]
     expect(not unknown, f"unknown metric(s) {unknown}; choose from {list(ALL)}")
     metrics = list(dict.fromkeys(metrics))
-    main = load_forecaster(model, fields=fields, input_length=input_length,
-                           normalizer=normalizer, downsample=downsample)
+    main = load_forecaster(model, fields=fields, normalizer=normalizer, downsample=downsample)
     L = int(input_length or main.input_length or 0)
     expect(L >= 1, "input_length is needed for a bare model (the run folder would know it); "
                    "pass --input-length")
