@@ -8,7 +8,8 @@ Measures (after a small run that compiles the numba kernels):
 * the Sedov-Taylor radius error of a uniform-medium blast at 32³ and 64³, shell radius from the
   peak of the spherically averaged density (goal: <= 3 % at 64³); the half-height "front"
   radius is reported too.
-The machine load average is stored with the numbers, since timings on a shared box vary.
+The machine load average and the process CPU time are stored with the numbers, since wall
+times on a shared box vary.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ OUT = Path(__file__).parent / "results" / "simulate.json"
 
 
 def timed_run(cfg: SimConfig) -> tuple[dict, object]:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     traj = simulate(cfg)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     steps = traj.params["n_steps"]
     return {
         "grid": cfg.grid,
@@ -39,6 +40,8 @@ def timed_run(cfg: SimConfig) -> tuple[dict, object]:
         "wall_s": round(wall, 3),
         "n_steps": steps,
         "ms_per_step": round(1e3 * wall / steps, 2),
+        "cpu_s": round(cpu, 3),  # all threads; about the wall time on one free core
+        "cpu_ms_per_step": round(1e3 * cpu / steps, 2),
         "floor_hits": traj.params["floor_hits"],
         "load_avg_1min_after": round(os.getloadavg()[0], 2),
     }, traj

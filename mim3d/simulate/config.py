@@ -8,6 +8,7 @@ n_H = 44.5 cm^-3 at T0 = 100 K, a 1e51 erg thermal explosion at the centre, snap
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 
 from mim3d.errors import Mim3dError
 
@@ -98,7 +99,7 @@ class SimConfig:
                     "fix the value and try again"
                 )
 
-        need(isinstance(self.grid, int) and self.grid >= 8, "grid an integer >= 8", self.grid)
+        need(isinstance(self.grid, Integral) and self.grid >= 8, "grid an integer >= 8", self.grid)
         for name in (
             "box_pc",
             "n_H",
@@ -113,7 +114,7 @@ class SimConfig:
             "temperature_floor_K",
         ):
             value = getattr(self, name)
-            need(isinstance(value, (int, float)) and value > 0, f"{name} a positive number", value)
+            need(isinstance(value, Real) and value > 0, f"{name} a positive number", value)
         need(0 < self.cfl <= 1.0, "cfl in (0, 1]", self.cfl)
         need(
             0 < self.max_radius_fraction <= 1,
@@ -128,17 +129,19 @@ class SimConfig:
         need(self.backend in BACKENDS, f"backend one of {BACKENDS}", self.backend)
         need(self.limiter in LIMITERS, f"limiter one of {LIMITERS}", self.limiter)
         need(
-            isinstance(self.n_snapshots, int) and self.n_snapshots >= 2,
+            isinstance(self.n_snapshots, Integral) and self.n_snapshots >= 2,
             "n_snapshots an integer >= 2",
             self.n_snapshots,
         )
         need(
-            isinstance(self.max_steps, int) and self.max_steps >= 1,
+            isinstance(self.max_steps, Integral) and self.max_steps >= 1,
             "max_steps a positive integer",
             self.max_steps,
         )
         need(
-            isinstance(self.seed, int) and self.seed >= 0, "seed a non-negative integer", self.seed
+            isinstance(self.seed, Integral) and self.seed >= 0,
+            "seed a non-negative integer",
+            self.seed,
         )
         need(
             2 * self.sn_radius_cells < self.grid,
