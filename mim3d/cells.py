@@ -74,6 +74,12 @@ class ConvNorm(keras.layers.Layer):
         if not self.layer_norm:
             return z
         axes = list(range(1, len(z.shape)))
+        if z.dtype != tf.float32:  # half precision: statistics and normalisation in float32
+            z32 = tf.cast(z, tf.float32)
+            mean, var = tf.nn.moments(z32, axes, keepdims=True)
+            inv = tf.cast(self.ln_scale.value, tf.float32) * tf.math.rsqrt(var + LN_EPSILON)
+            out = z32 * inv + (tf.cast(self.ln_offset.value, tf.float32) - mean * inv)
+            return tf.cast(out, z.dtype)
         mean, var = tf.nn.moments(z, axes, keepdims=True)
         inv = self.ln_scale * tf.math.rsqrt(var + LN_EPSILON)
         return z * inv + (self.ln_offset - mean * inv)
@@ -115,7 +121,8 @@ class _Cell(keras.layers.Layer):
     def _conv(self, filters, name, c_in, kernel_size=None, layer_norm=None, init=None):
         conv = ConvNorm(filters, kernel_size or self.filter_size,
                         self.layer_norm if layer_norm is None else layer_norm,
-                        kernel_initializer=init or _channel_glorot(c_in, filters), name=name)
+                        kernel_initializer=init or _channel_glorot(c_in, filters), name=name,
+                        dtype=self.dtype_policy)
         conv.build((None, *self.grid, c_in))
         return conv
 
@@ -232,7 +239,7 @@ class MIMBlockCell(_Cell):
         self.spatio_state_to_state = self._conv(4 * nh, "spatio_state_to_state", nh)
         self.input_to_state = self._conv(4 * nh, "input_to_state", c_in)
         self.mims = MIMNCell(nh, self.filter_size, self.grid, self.layer_norm,
-                             self.per_channel_peephole, name="mims")
+                             self.per_channel_peephole, name="mims", dtype=self.dtype_policy)
         self.mims.build((None, *self.grid, nh))
         self.cell_reduce = self._conv(nh, "cell_reduce", 2 * nh, kernel_size=1,
                                       layer_norm=False, init="glorot_uniform")

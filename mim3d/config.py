@@ -14,6 +14,8 @@ from pathlib import Path
 
 from mim3d.errors import Mim3dError
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -35,6 +37,13 @@ class ModelConfig:
             original's per-voxel ``[W', H', D', channels]``; makes the model grid-size
             independent. Off by default, as in the original.
         rank: number of spatial dimensions: 3 for the product, 2 for 2D MIM (tests, teaching).
+        recompute: memory-saving mode: keep only each time step's inputs and states for the
+            backward pass and recompute the step's activations there (``tf.recompute_grad``);
+            identical gradients, about one more forward pass of time (see ``bench/README.md``).
+        precision: ``"float32"`` (the original), ``"mixed_bfloat16"`` or ``"mixed_float16"``: the
+            Keras dtype policy of the cells (float32 weights, half-precision convolutions;
+            layer-norm statistics and the returned frames stay float32). Meant for GPUs; with
+            ``mixed_float16`` train with loss scaling (``keras.optimizers.LossScaleOptimizer``).
     """
 
     num_hidden: tuple[int, ...] = (32, 32, 32, 32)
@@ -47,6 +56,8 @@ class ModelConfig:
     layer_norm: bool = True
     per_channel_peephole: bool = False
     rank: int = 3
+    recompute: bool = False
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         nh = self.num_hidden
@@ -59,6 +70,8 @@ class ModelConfig:
                 ) from None
         nh = tuple(int(v) for v in nh)
         object.__setattr__(self, "num_hidden", nh)
+        if self.precision not in PRECISIONS:
+            raise Mim3dError(f"precision must be one of {PRECISIONS}; got {self.precision!r}")
         if self.rank not in (2, 3):
             raise Mim3dError(f"rank must be 2 or 3 spatial dimensions; got {self.rank}")
         if not nh or min(nh) < 1:

@@ -55,8 +55,10 @@ class MIM(keras.Model):
         self.config = config
         nh = config.num_hidden[0]
         grid, c = config.patched_grid, config.patched_channels
+        policy = keras.DTypePolicy(config.precision)
+        self._cell_dtype = policy.compute_dtype
         common = dict(filter_size=config.filter_size, grid=grid, layer_norm=config.layer_norm,
-                      per_channel_peephole=config.per_channel_peephole)
+                      per_channel_peephole=config.per_channel_peephole, dtype=policy)
         self.stlstm = SpatioTemporalLSTMCell(nh, name="stlstm_1", **common)
         self.blocks = [MIMBlockCell(nh, name=f"stlstm_{l + 1}", **common)
                        for l in range(1, config.num_layers)]
@@ -64,7 +66,7 @@ class MIM(keras.Model):
                       for l in range(1, config.num_layers)]
         self.back_to_pixel = ConvNorm(c, 1, layer_norm=False,
                                       kernel_initializer=_channel_glorot(nh, c),
-                                      name="back_to_pixel")
+                                      name="back_to_pixel", dtype=policy)
         self.stlstm.build((None, *grid, c))
         for block, diff in zip(self.blocks, self.diffs, strict=True):
             block.build((None, *grid, nh))
@@ -132,8 +134,9 @@ class MIM(keras.Model):
                     f"{', '.join(map(str, (*cfg.patched_grid, cfg.patched_channels)))}); "
                     f"got {tuple(mask.shape)}"
                 )
-            if mask.shape[1] is not None and x_patched.shape[1] is not None:
-                n_expected = int(x_patched.shape[1]) - 1 - int(input_length)
+            n_in = tf.get_static_value(input_length)
+            if mask.shape[1] is not None and x_patched.shape[1] is not None and n_in is not None:
+                n_expected = int(x_patched.shape[1]) - 1 - int(n_in)
                 if int(mask.shape[1]) != n_expected:
                     raise Mim3dError(
                         f"sampling_mask covers {mask.shape[1]} steps, but T - input_length - 1 "
@@ -149,11 +152,12 @@ class MIM(keras.Model):
             raise Mim3dError("MIM needs input_length, the number of context frames")
         self.check_inputs(inputs.shape,
                           input_length if isinstance(input_length, int | np.integer) else None)
-        x = patch(tf.convert_to_tensor(inputs, self.compute_dtype), cfg.patch_size, cfg.rank)
+        x = tf.cast(tf.convert_to_tensor(inputs), self._cell_dtype)
+        x = patch(x, cfg.patch_size, cfg.rank)
         input_length = tf.convert_to_tensor(input_length, tf.int32)
         mask = self._mask_flags(sampling_mask, x, input_length)
         y = self.unroll(x, mask)
-        return unpatch(y, cfg.patch_size, cfg.rank)
+        return tf.cast(unpatch(y, cfg.patch_size, cfg.rank), tf.float32)
 
     def _zeros(self, x_t):
         nh = self.config.num_hidden[0]
@@ -173,13 +177,46 @@ class MIM(keras.Model):
         y = self.back_to_pixel(h[-1])
         return y, (h, c, s, d, n, m)
 
+    def _step_fn(self, first: bool):
+        """``_step`` on flat tensors; with ``config.recompute`` its activations are recomputed
+        in the backward pass instead of stored (only the step's inputs are kept)."""
+
+        def step(x_in, *flat):
+            state = tf.nest.pack_sequence_as(self._state_structure, list(flat))
+            y, new_state = self._step(x_in, state, first=first)
+            return (y, *tf.nest.flatten(new_state))
+
+        if not self.config.recompute:
+            return step
+        # The weights enter as arguments (read once, outside the time loop) and replace the
+        # variables through a StatelessScope: a recomputed step must not capture variables
+        # inside the while loop's gradient, which TensorFlow cannot differentiate.
+        variables = list(self.trainable_variables)
+        n_state = len(tf.nest.flatten(self._state_structure))
+
+        @tf.recompute_grad
+        def pure_step(x_in, *args):
+            flat, weights = args[:n_state], args[n_state:]
+            with keras.StatelessScope(state_mapping=list(zip(variables, weights, strict=True))):
+                return step(x_in, *flat)
+
+        weights = [tf.convert_to_tensor(v.value) for v in variables]
+        return lambda x_in, *flat: pure_step(x_in, *flat, *weights)
+
     def unroll(self, x, mask):
         """Patched frames ``(B, T, *grid', C')`` and full mask → ``(B, T−1, *grid', C')``."""
         n_layers = self.config.num_layers
         zeros = self._zeros(x[:, 0])
         state = ([zeros] * n_layers, [zeros] * n_layers, [zeros] * (n_layers - 1),
                  [zeros] * (n_layers - 1), [zeros] * (n_layers - 1), zeros)
-        y, state = self._step(x[:, 0], state, first=True)
+        self._state_structure = state
+        first_step, later_step = self._step_fn(True), self._step_fn(False)
+
+        def run_step(step, x_in, state):
+            y, *flat = step(x_in, *tf.nest.flatten(state))
+            return y, tf.nest.pack_sequence_as(self._state_structure, flat)
+
+        y, state = run_step(first_step, x[:, 0], state)
         steps = tf.shape(x)[1] - 1
         outputs = tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[:1] + x.shape[2:])
         outputs = outputs.write(0, y)
@@ -187,7 +224,7 @@ class MIM(keras.Model):
         def body(t, y_prev, state, outputs):
             m_t = mask[:, t]
             x_in = m_t * x[:, t] + (1 - m_t) * y_prev
-            y, state = self._step(x_in, state, first=False)
+            y, state = run_step(later_step, x_in, state)
             return t + 1, y, state, outputs.write(t, y)
 
         _, _, _, outputs = tf.while_loop(
@@ -206,11 +243,13 @@ class MIM(keras.Model):
             spec_m = tf.TensorSpec([None] * (cfg.rank + 3), tf.float32)
 
             def forward(x, input_length, mask):
-                xp = patch(x, cfg.patch_size, cfg.rank)
+                xp = patch(tf.cast(x, self._cell_dtype), cfg.patch_size, cfg.rank)
+                mask = tf.cast(mask, self._cell_dtype)
                 head = tf.ones(tf.concat([tf.shape(mask)[:1], [input_length],
                                           tf.shape(mask)[2:]], 0), mask.dtype)
                 full = tf.concat([head, mask], axis=1)
-                return unpatch(self.unroll(xp, full), cfg.patch_size, cfg.rank)
+                y = unpatch(self.unroll(xp, full), cfg.patch_size, cfg.rank)
+                return tf.cast(y, tf.float32)
 
             self._forward = tf.function(
                 forward, input_signature=[spec_x, tf.TensorSpec((), tf.int32), spec_m])

@@ -1,0 +1,347 @@
+"""Training and forecast speed, peak memory and the Conv3D roofline; writes ``bench/results/train.json``.
+
+Run: ``.venv/bin/python bench/bench_train.py [--quick] [--full-d]`` (or ``make bench``).
+
+Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``) is its own:
+
+* **train**: one optimizer step (``GradientTape`` + the original loss + ``OriginalAdam``, as
+  ``Trainer._build_train_fn``) compiled once; the trace (``get_concrete_function``), the first
+  call (graph optimisation + a step) and the following steps are timed separately;
+* **forecast**: ``MIM.forecast`` (test mode);
+* **roofline**: bare Conv3D forward + backward at every convolution shape of the model, both
+  TensorFlow's own gradient and :func:`mim3d.conv.conv_same`; per shape the faster one counts,
+  weighted by how often one optimizer step calls it (:mod:`mim3d.flops`);
+* **data**: ``make_dataset`` batches per second from an array file, and the share of a loop
+  (next batch + train step) spent waiting for the batch.
+
+Configurations (issue 7): **C** grid 16³, num_hidden (16,16,16), filter 3, input 5, total 10,
+batch 2; **D** (the seed's ``run.sh``) grid 32³, num_hidden (32,)*4, filter 5, input 1, total 20,
+batch 1. A D step takes tens of minutes on 2 cores, so by default D is measured at ``total`` 2
+and 3 (one and two time steps) and extrapolated linearly in the number of time steps (time and
+memory both grow linearly with it: the per-step cost and the stored per-step activations are the
+same at every step); ``--full-d`` measures T = 20 itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).parent / "results" / "train.json"
+
+CONFIGS = {
+    "C": dict(model=dict(num_hidden=(16, 16, 16), filter_size=3, patch_size=1, img_width=16),
+              input_length=5, total_length=10, batch=2),
+    "D": dict(model=dict(num_hidden=(32, 32, 32, 32), filter_size=5, patch_size=1, img_width=32),
+              input_length=1, total_length=20, batch=1),
+}
+REFERENCE = {"C": {"s_per_step": 1.02, "peak_rss_gb": 1.63},
+             "D": {"s_per_step": 133.0, "peak_rss_gb": 19.0}}
+
+
+# ---------------------------------------------------------------------------------------------
+# child-process measurements
+# ---------------------------------------------------------------------------------------------
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+
+
+def _model_config(job: dict):
+    from mim3d.config import ModelConfig
+
+    return ModelConfig(**CONFIGS[job["config"]]["model"], recompute=job.get("recompute", False),
+                       precision=job.get("precision", "float32"))
+
+
+def _grappler(job: dict) -> None:
+    import tensorflow as tf
+
+    if job.get("grappler", "default") == "off":
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
+
+def _train_step_fn(model, optimizer):
+    import tensorflow as tf
+
+    from mim3d.model import l2_loss
+
+    cfg = model.config
+    spec_x = tf.TensorSpec((None, None, *cfg.grid, cfg.img_channel), tf.float32)
+
+    @tf.function(input_signature=[spec_x, tf.TensorSpec((), tf.int32),
+                                  tf.TensorSpec((None, None), tf.float32)])
+    def step(x, input_length, mask):
+        with tf.GradientTape() as tape:
+            loss = l2_loss(model(x, input_length=input_length, sampling_mask=mask,
+                                 training=True), x)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step
+
+
+def job_train(job: dict) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from mim3d.flops import train_step_flops
+    from mim3d.model import MIM
+    from mim3d.optim import OriginalAdam
+
+    _grappler(job)
+    spec = CONFIGS[job["config"]]
+    t_len = job.get("total_length", spec["total_length"])
+    lin = min(spec["input_length"], t_len - 1)
+    batch = spec["batch"]
+    cfg = _model_config(job)
+    model = MIM(cfg)
+    optimizer = OriginalAdam(learning_rate=1e-4)
+    optimizer.build(model.trainable_variables)
+    step = _train_step_fn(model, optimizer)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((batch, t_len, *cfg.grid, cfg.img_channel), np.float32))
+    mask = tf.zeros((batch, t_len - lin - 1), tf.float32)
+    rss_built = _peak_rss_gb()
+    t0 = time.perf_counter()
+    step.get_concrete_function(x, tf.constant(lin), mask)
+    trace_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    float(step(x, tf.constant(lin), mask))
+    first_s = time.perf_counter() - t0
+    times = []
+    for _ in range(job.get("steps", 3)):
+        t0 = time.perf_counter()
+        float(step(x, tf.constant(lin), mask))
+        times.append(time.perf_counter() - t0)
+    s_step = float(np.median(times)) if times else first_s
+    flops = train_step_flops(cfg, batch, t_len)
+    return {"total_length": t_len, "batch": batch, "trace_s": round(trace_s, 2),
+            "first_call_s": round(first_s, 2), "step_times_s": [round(t, 3) for t in times],
+            "s_per_step": round(s_step, 3), "flops_per_step": flops,
+            "gflop_per_s": round(flops / s_step / 1e9, 2),
+            "rss_after_build_gb": round(rss_built, 3), "peak_rss_gb": round(_peak_rss_gb(), 3),
+            "retraces": step.experimental_get_tracing_count()}
+
+
+def job_forecast(job: dict) -> dict:
+    import numpy as np
+
+    from mim3d.flops import forward_flops
+    from mim3d.model import MIM
+
+    spec = CONFIGS[job["config"]]
+    t_len = job.get("total_length", spec["total_length"])
+    cfg = _model_config(job)
+    model = MIM(cfg)
+    x = np.random.default_rng(0).random((spec["batch"], t_len, *cfg.grid, cfg.img_channel),
+                                        np.float32)
+    lin = min(spec["input_length"], t_len - 1)
+    t0 = time.perf_counter()
+    model.forecast(x, lin).numpy()
+    first_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.forecast(x, lin).numpy()
+    s = time.perf_counter() - t0
+    flops = forward_flops(cfg, spec["batch"], t_len)
+    return {"total_length": t_len, "first_call_s": round(first_s, 2), "s_per_forecast": round(s, 3),
+            "flops": flops, "gflop_per_s": round(flops / s / 1e9, 2),
+            "peak_rss_gb": round(_peak_rss_gb(), 3)}
+
+
+def job_roofline(job: dict) -> dict:
+    import tensorflow as tf
+
+    from mim3d.conv import conv_same
+    from mim3d.flops import conv_flops, conv_shapes, train_step_flops
+
+    spec = CONFIGS[job["config"]]
+    cfg = _model_config(job)
+    batch, t_len = spec["batch"], spec["total_length"]
+    shapes = conv_shapes(cfg)
+    per_shape = {}
+    for s in shapes:
+        key = (s.c_in, s.c_out, s.kernel)
+        if key in per_shape:
+            continue
+        x = tf.random.normal([batch, *cfg.patched_grid, s.c_in])
+        w = tf.random.normal([s.kernel] * cfg.rank + [s.c_in, s.c_out])
+        dy = tf.random.normal([batch, *cfg.patched_grid, s.c_out])
+
+        def fwd_bwd(conv, x=x, w=w, dy=dy):
+            with tf.GradientTape() as tape:
+                tape.watch([x, w])
+                y = conv(x, w)
+            return tape.gradient(y, [x, w], output_gradients=dy)
+
+        timing = {}
+        for name, conv in (("tensorflow", lambda a, b: tf.nn.convolution(a, b, padding="SAME")),
+                           ("mim3d", conv_same)):
+            fn = tf.function(lambda conv=conv: fwd_bwd(conv))
+            fn()
+            best = float("inf")
+            for _ in range(job.get("repeats", 2)):
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+            timing[name] = best
+        flops = 3 * conv_flops(s, cfg, batch)
+        per_shape[key] = {"c_in": s.c_in, "c_out": s.c_out, "kernel": s.kernel,
+                          **{f"{n}_s": round(t, 4) for n, t in timing.items()},
+                          **{f"{n}_gflop_per_s": round(flops / t / 1e9, 2)
+                             for n, t in timing.items()}}
+    steps = t_len - 1
+    best_time = {"tensorflow": 0.0, "mim3d": 0.0, "best": 0.0}
+    for s in shapes:
+        row = per_shape[(s.c_in, s.c_out, s.kernel)]
+        calls = steps if s.first_step else steps - 1
+        best_time["tensorflow"] += calls * row["tensorflow_s"]
+        best_time["mim3d"] += calls * row["mim3d_s"]
+        best_time["best"] += calls * min(row["tensorflow_s"], row["mim3d_s"])
+    flops = train_step_flops(cfg, batch, t_len)
+    return {"shapes": list(per_shape.values()),
+            "conv_only_s_per_step": {k: round(v, 2) for k, v in best_time.items()},
+            "gflop_per_s": {k: round(flops / v / 1e9, 2) for k, v in best_time.items()},
+            "peak_rss_gb": round(_peak_rss_gb(), 3)}
+
+
+def job_data(job: dict) -> dict:
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from mim3d.data import DataConfig, make_dataset
+    from mim3d.model import MIM
+    from mim3d.optim import OriginalAdam
+
+    spec = CONFIGS[job["config"]]
+    cfg = _model_config(job)
+    t_len, batch, lin = spec["total_length"], spec["batch"], spec["input_length"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "windows.npy"
+        n = 8 * batch
+        np.save(path, np.random.default_rng(0).random((n, t_len, *cfg.grid, cfg.img_channel),
+                                                      np.float32))
+        data = DataConfig(path=str(path), total_length=t_len, batch_size=batch)
+        ds = make_dataset(data, "train", shuffle=True, repeat=True)
+        it = iter(ds)
+        next(it)
+        t0 = time.perf_counter()
+        n_batches = 20
+        for _ in range(n_batches):
+            next(it).numpy()
+        read_s = (time.perf_counter() - t0) / n_batches
+        model = MIM(cfg)
+        optimizer = OriginalAdam(learning_rate=1e-4)
+        optimizer.build(model.trainable_variables)
+        step = _train_step_fn(model, optimizer)
+        mask = tf.zeros((batch, t_len - lin - 1), tf.float32)
+        step(next(it), tf.constant(lin), mask)  # trace + first call
+        wait = busy = 0.0
+        for _ in range(job.get("steps", 3)):
+            t0 = time.perf_counter()
+            x = next(it)
+            t1 = time.perf_counter()
+            float(step(x, tf.constant(lin), mask))
+            wait += t1 - t0
+            busy += time.perf_counter() - t1
+    mb = batch * t_len * int(np.prod(cfg.grid)) * cfg.img_channel * 4 / 1e6
+    return {"batch_s": round(read_s, 5), "batches_per_s": round(1 / read_s, 1),
+            "mb_per_s": round(mb / read_s, 1), "wait_fraction": round(wait / (wait + busy), 4),
+            "peak_rss_gb": round(_peak_rss_gb(), 3)}
+
+
+JOBS = {"train": job_train, "forecast": job_forecast, "roofline": job_roofline, "data": job_data}
+
+
+def run_child(job: dict, timeout: float | None = None) -> dict:
+    """Run one job in a fresh Python process; its JSON result plus the wall time."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--job", json.dumps(job)],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode:
+        return {"job": job, "error": out.stderr[-2000:]}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"  {job} -> {result}", flush=True)
+    return {"job": job, **result, "wall_s": round(time.perf_counter() - t0, 1),
+            "load_avg_1min_after": round(os.getloadavg()[0], 2)}
+
+
+def extrapolate(short: dict, longer: dict, t_target: int) -> dict:
+    """Linear in the number of time steps ``T − 1`` through two measured runs."""
+    n1, n2 = short["total_length"] - 1, longer["total_length"] - 1
+    out = {}
+    for key in ("s_per_step", "peak_rss_gb"):
+        slope = (longer[key] - short[key]) / (n2 - n1)
+        out[key] = round(longer[key] + slope * (t_target - 1 - n2), 3)
+        out[f"{key}_per_time_step"] = round(slope, 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="C only (a minute or two)")
+    parser.add_argument("--full-d", action="store_true", help="measure D at T = 20 (hours)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.job:
+        job = json.loads(args.job)
+        print(json.dumps(JOBS[job["kind"]](job)))
+        return
+
+    import tensorflow as tf
+
+    results = {"machine": {"cpu": platform.processor() or platform.machine(),
+                           "cores": os.cpu_count(), "tensorflow": tf.__version__,
+                           "load_avg_1min_start": round(os.getloadavg()[0], 2)},
+               "reference_original": REFERENCE, "C": {}, "D": {}}
+    c = results["C"]
+    print("C", flush=True)
+    c["roofline"] = run_child({"kind": "roofline", "config": "C"})
+    c["train"] = run_child({"kind": "train", "config": "C", "steps": 5})
+    c["train_recompute"] = run_child({"kind": "train", "config": "C", "steps": 5,
+                                      "recompute": True})
+    c["train_grappler_off"] = run_child({"kind": "train", "config": "C", "steps": 5,
+                                         "grappler": "off"})
+    c["train_bfloat16"] = run_child({"kind": "train", "config": "C", "steps": 3,
+                                     "precision": "mixed_bfloat16"})
+    c["data"] = run_child({"kind": "data", "config": "C"})
+    for key in ("train", "train_recompute", "train_grappler_off", "train_bfloat16"):
+        if "s_per_step" in c[key] and "gflop_per_s" in c["roofline"]:
+            c[key]["roofline_fraction"] = round(
+                c[key]["gflop_per_s"] / c["roofline"]["gflop_per_s"]["best"], 3)
+    if not args.quick:
+        d = results["D"]
+        print("D", flush=True)
+        d["roofline"] = run_child({"kind": "roofline", "config": "D", "repeats": 1})
+        lengths = (20,) if args.full_d else (2, 3)
+        for recompute in (False, True):
+            name = "train_recompute" if recompute else "train"
+            runs = [run_child({"kind": "train", "config": "D", "steps": 0, "total_length": t,
+                               "recompute": recompute}) for t in lengths]
+            d[name] = {"runs": runs}
+            if all("s_per_step" in r for r in runs):
+                d[name]["T20"] = (runs[0] if args.full_d
+                                  else extrapolate(runs[0], runs[1], 20))
+                gflops = runs[-1]["gflop_per_s"]
+                d[name]["T20"]["roofline_fraction"] = round(
+                    gflops / d["roofline"]["gflop_per_s"]["best"], 3)
+        d["forecast"] = run_child({"kind": "forecast", "config": "D",
+                                   "total_length": 20 if args.full_d else 3})
+    results["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
