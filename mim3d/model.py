@@ -175,6 +175,8 @@ class MIM(keras.Model):
             h[l], c[l], m, s[l - 1] = self.blocks[l - 1](h[l - 1], d[l - 1], h[l], c[l], m,
                                                          s[l - 1])
         y = self.back_to_pixel(h[-1])
+        if self.config.residual:  # beyond the original: predict the change of the input frame
+            y = y + tf.cast(x_in, y.dtype)
         return y, (h, c, s, d, n, m)
 
     def _step_fn(self, first: bool):
