@@ -171,6 +171,24 @@ def write_record(path_without_suffix: str | Path, params: dict, files: list | No
     return out
 
 
+def table(rows: list[dict], digits: int = 4) -> str:
+    """Rows of equal keys as a fixed-width text table (numbers to ``digits`` significant)."""
+    if not rows:
+        return "(no rows)"
+    keys = list(rows[0])
+
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return "" if v is None else str(v)
+
+    cells = [[cell(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[j]) for c in cells)) for j, k in enumerate(keys)]
+    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------ training
 
 
@@ -424,68 +442,80 @@ def load_forecast(path: str | Path) -> Forecast:
                     params=tuple(meta["params"]), names=tuple(meta["names"]))
 
 
-def verdict(summary: dict[str, dict[str, np.ndarray]], metric: str = "VRMSE") -> str:
-    """A plain sentence: does the model beat persistence, at how many lead times?"""
-    model, base = summary["3D-MIM"], summary["persistence"]
-    wins = int(np.sum(model["mean"] < base["mean"]))
-    n = len(model["mean"])
-    mean_m, mean_b = float(np.nanmean(model["mean"])), float(np.nanmean(base["mean"]))
-    if wins == n:
-        head = "3D-MIM beats persistence at every lead time"
-    elif wins == 0:
-        head = "3D-MIM does not beat persistence at any lead time"
-    else:
-        head = f"3D-MIM beats persistence at {wins} of {n} lead times"
-    return (f"{head} ({metric} of log density averaged over leads: {mean_m:.3g} against "
-            f"{mean_b:.3g}).")
+# ------------------------------------------------------------------------------ evaluation
 
 
-def lead_metrics(fc: Forecast, metric: str = "vrmse", field: str = "density",
-                 log_density: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """``{source: {"lead", "mean", "std"}}`` of ``metric`` for the model and persistence.
+def evaluate_split(run_dir: str | Path, data_dir: str | Path, split: str,
+                   eval_dir: str | Path, baselines=("persistence",), **kwargs):
+    """:func:`mim3d.evaluate.evaluate` of ``split`` into ``<eval_dir>/<split>``.
 
-    With ``log_density`` the density is compared as log10 (the shell spans decades).
-    Ready for :func:`mim3d.viz.plot_metric_vs_lead` (lead in Myr).
+    That folder is a build output of the notebooks: an earlier evaluation there (a folder with
+    ``summary.json``) is replaced; any other non-empty folder is an error (evaluate's own check).
+    Returns the :class:`mim3d.evaluate.Evaluation`.
     """
-    from mim3d.metrics import compute_metrics
+    import shutil
 
-    c = fc.channel(field)
-    truth = fc.truth[..., c:c + 1]
+    from mim3d.evaluate import evaluate
+
+    out = Path(eval_dir) / split
+    if (out / "summary.json").is_file():
+        shutil.rmtree(out)
+    return evaluate(str(run_dir), str(data_dir), split, out=out, baselines=tuple(baselines),
+                    **kwargs)
+
+
+def load_summary(eval_dir: str | Path, split: str) -> dict:
+    """``<eval_dir>/<split>/summary.json`` written by :func:`evaluate_split`."""
+    path = Path(eval_dir) / split / "summary.json"
+    expect(path.is_file(), f"{path} does not exist; run notebook 03_evaluation first "
+           f"(make figures runs it)")
+    return json.loads(path.read_text())
+
+
+def lead_curves(summary: dict, metric: str = "vrmse", field: str = "density",
+                space: str = "physical") -> dict[str, dict[str, np.ndarray]]:
+    """``{model name: {"lead" (Myr), "mean", "std"}}`` from an evaluation summary, ready for
+    :func:`mim3d.viz.plot_metric_vs_lead`. ``space``: ``physical`` or ``scaled``."""
+    scores = summary["scores"]
+    expect(space in scores, f"space must be one of {sorted(scores)}; got {space!r}")
+    lead_myr = {int(k): float(v) for k, v in summary["settings"]["lead_myr"].items()}
     out = {}
-    for name, pred in (("3D-MIM", fc.model), ("persistence", fc.persistence)):
-        p = pred[..., c:c + 1]
-        t = truth
-        if log_density and field == "density":
-            p, t = np.log10(np.maximum(p, 1e-10)), np.log10(np.maximum(t, 1e-10))
-        scores = compute_metrics(p, t, metrics=(metric,))[metric][..., 0]  # (B, T)
-        out[name] = {"lead": fc.lead_myr, "mean": np.nanmean(scores, 0),
-                     "std": np.nanstd(scores, 0)}
+    for name, table in scores[space].items():
+        expect(metric in table and field in table[metric],
+               f"the summary has no {metric!r} of {field!r}; metrics: {sorted(table)}")
+        per_lead = sorted(((int(k), v) for k, v in table[metric][field].items()))
+        out["3D-MIM" if name == "model" else name] = {
+            "lead": np.array([lead_myr[k] for k, _ in per_lead]),
+            "mean": np.array([np.nan if v["mean"] is None else v["mean"] for _, v in per_lead]),
+            "std": np.array([np.nan if v["std"] is None else v["std"] for _, v in per_lead])}
     return out
 
 
-def shell_table(fc: Forecast, sample: int = 0, threshold: float = 0.1) -> dict[str, np.ndarray]:
-    """:func:`mim3d.physics.shell_diagnostics` of one run's density forecast (``(T_f,)`` arrays)."""
-    from mim3d.physics import shell_diagnostics
+def diagnostics_rows(summary: dict, keys=("abs_radius_peak_error", "iou", "mass_rel_error",
+                                          "w1_log_density")) -> list[dict]:
+    """The shell diagnostics per model and lead (means over windows) as table rows."""
+    rows = []
+    for name, per_lead in summary["diagnostics"]["per_lead"].items():
+        for lead, entry in sorted(per_lead.items(), key=lambda kv: int(kv[0])):
+            row = {"model": name, "lead": int(lead)}
+            row.update({k: entry[k]["mean"] for k in keys if k in entry})
+            rows.append(row)
+    return rows
 
-    c = fc.channel("density")
-    return shell_diagnostics(fc.model[sample, ..., c], fc.truth[sample, ..., c],
-                             fc.first[sample, ..., c], fc.cell_pc, fc.times_myr,
-                             threshold=threshold)
 
-
-def shell_radii(fc: Forecast, sample: int = 0) -> tuple[dict[str, np.ndarray], Any]:
-    """Peak-density shell radius of simulation and forecast, and the Sedov–Taylor curve.
-
-    Returns ``({"simulation": (T_f,), "3D-MIM": (T_f,)}, R_ST(t) function in pc)`` for
-    :func:`mim3d.viz.plot_shell_radius`; Sedov–Taylor uses the run's ``E_sn_erg`` and ``n_H``.
-    """
-    from mim3d.physics import sedov_taylor_radius_pc
-
-    d = shell_table(fc, sample)
-    p = fc.params[sample]
-    energy, n_h = float(p.get("E_sn_erg", 1e51)), float(p.get("n_H", 44.5))
-    return ({"simulation": d["radius_peak_true"], "3D-MIM": d["radius_peak_pred"]},
-            lambda t: sedov_taylor_radius_pc(np.maximum(t, 0.0), E_erg=energy, n_H=n_h))
+def radius_vs_time(summary: dict, kind: str = "peak"
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """``(times_myr, {name: radius_pc}, sedov_taylor_pc)`` from an evaluation summary
+    (``kind``: ``peak`` or ``volume`` radius), for :func:`mim3d.viz.plot_shell_radius`."""
+    table = summary["diagnostics"]["radius_vs_time_myr"]
+    times = sorted(table, key=float)
+    key = f"radius_{kind}_pc"
+    names = [n for n in table[times[0]] if n != "sedov_taylor"]
+    radii = {("3D-MIM" if n == "model" else n): np.array(
+        [np.nan if table[t][n][key] is None else table[t][n][key] for t in times])
+        for n in names}
+    sedov = np.array([table[t]["sedov_taylor"]["radius_peak_pc"] for t in times])
+    return np.array([float(t) for t in times]), radii, sedov
 
 
 def changed_masks(fc: Forecast, sample: int = 0, frame: int = -1,
@@ -575,4 +605,4 @@ def snapshot_panels(data_dir: str | Path, split: str = "train", run: int = 0,
     first = np.broadcast_to(rho[0], (len(frames), *rho.shape[1:]))
     return cross_section_panels(first, rho[list(frames)], box_pc=traj.box_pc,
                                 time_myr=[float(traj.times[k]) for k in frames], path=path,
-                                titles=("t = 0", "simulation", "change"))
+                                titles=("first snapshot", "simulation", "change"))
