@@ -89,7 +89,7 @@ def prepare_run_dir(run_dir: Path, config: dict, resume: bool, overwrite: bool) 
         raise Mim3dError(f"cannot create run folder {run_dir}: {err}") from None
     if not os.access(run_dir, os.W_OK):
         raise Mim3dError(f"run folder {run_dir} is not writable; choose another --out")
-    entries = [p for p in run_dir.iterdir() if not p.name.startswith("replaced-")]
+    entries = [p for p in run_dir.iterdir() if not p.name.startswith(("replaced-", ".worker-"))]
     if not entries:
         return False
     if resume:
@@ -283,9 +283,12 @@ class Trainer:
         self.steps_per_epoch = windows // cfg.batch_size
         self.resolved = RunConfig({"architecture": self.architecture,
                                    **self.model_config.to_dict()}, cfg, run.data).to_dict()
+        self.strategy = make_strategy(cfg.strategy)
+        self.is_chief = self._is_chief()
+        if not self.is_chief:  # other workers keep their copies in a private sub-folder
+            self.run_dir = self.run_dir / f".worker-{self.strategy.cluster_resolver.task_id}"
         self.resuming = prepare_run_dir(self.run_dir, self.resolved, resume, overwrite)
         self.normalizer = resolve_normalizer(self.data)
-        self.strategy = make_strategy(cfg.strategy)
         if model is not None and cfg.strategy != "none":
             raise Mim3dError("an initial model can only be given with strategy 'none'")
         keras.utils.set_random_seed(cfg.seed)
@@ -297,14 +300,11 @@ class Trainer:
             self.optimizer = make_optimizer(cfg)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
-            self.state = tf.Variable("{}", dtype=tf.string, trainable=False, name="state")
+        # a string variable cannot be mirrored (collectives take numbers): keep it local
+        self.state = tf.Variable("{}", dtype=tf.string, trainable=False, name="state")
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               iteration=self.step, state=self.state)
-        self.is_chief = self._is_chief()
-        ckpt_dir = self.run_dir / "checkpoints"
-        if not self.is_chief:  # other workers write their copies to a private folder
-            ckpt_dir = self.run_dir / f".worker-{self.strategy.cluster_resolver.task_id}"
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(ckpt_dir),
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.run_dir / "checkpoints"),
                                                   max_to_keep=cfg.keep_checkpoints)
         if self.resuming and self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
@@ -350,7 +350,10 @@ class Trainer:
             return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
         if strategy.num_replicas_in_sync == 1 and cfg.strategy == "none":
-            return lambda x, mask: single(tf.constant(x), tf.constant(mask))
+            def run_single(x, mask):
+                return single(tf.constant(x), tf.constant(mask))
+            run_single.function = single  # one trace for every B and T (tests count them)
+            return run_single
 
         n = strategy.num_replicas_in_sync
         if cfg.batch_size % n:
@@ -410,7 +413,7 @@ class Trainer:
         pred = predict(self.model, x, cfg.input_length, batch_size=cfg.batch_size)
         lead = pred[:, cfg.input_length - 1:] - x[:, cfg.input_length:]
         mse = np.mean(lead.astype(np.float64) ** 2, axis=tuple(range(2, lead.ndim))).mean(0)
-        if self.is_chief and cfg.num_save_samples:
+        if cfg.num_save_samples:
             samples = self.run_dir / "samples"
             samples.mkdir(exist_ok=True)
             n = cfg.num_save_samples
@@ -426,22 +429,19 @@ class Trainer:
         cfg = self.cfg
         run_dir = self.run_dir
         start = int(self.step.numpy())
-        if self.is_chief:
-            atomic_write(run_dir / "run.yaml", lambda tmp: tmp.write_text(
-                yaml.safe_dump(self.resolved, sort_keys=False)))
-            if self.normalizer is not None:
-                self.normalizer.save(run_dir / "normalizer.json")
-            _rewrite_csv(run_dir / "metrics.csv", start)
-            _rewrite_csv(run_dir / "validation.csv", start)
+        atomic_write(run_dir / "run.yaml", lambda tmp: tmp.write_text(
+            yaml.safe_dump(self.resolved, sort_keys=False)))
+        if self.normalizer is not None:
+            self.normalizer.save(run_dir / "normalizer.json")
+        _rewrite_csv(run_dir / "metrics.csv", start)
+        _rewrite_csv(run_dir / "validation.csv", start)
         history = History()
         if start >= cfg.max_iterations:
             log.info("nothing to do: the run is at iteration %d of %d", start, cfg.max_iterations)
             return history
-        metrics = _CsvLog(run_dir / "metrics.csv", METRICS_COLUMNS) if self.is_chief else None
-        valid_log = (_CsvLog(run_dir / "validation.csv", ("step", "lead", "mse"))
-                     if self.is_chief else None)
-        writer = tf.summary.create_file_writer(
-            str(run_dir / "tensorboard") if self.is_chief else "/tmp/mim3d-tb-worker")
+        metrics = _CsvLog(run_dir / "metrics.csv", METRICS_COLUMNS)
+        valid_log = _CsvLog(run_dir / "validation.csv", ("step", "lead", "mse"))
+        writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
         epoch, position = divmod(start, self.steps_per_epoch)
         dataset = make_dataset(self.data, "train", shuffle=True, repeat=True,
                                normalizer=self.normalizer, start_epoch=epoch,
@@ -501,9 +501,8 @@ class Trainer:
                     f.close()
             writer.close()
         cb.on_train_end()
-        if self.is_chief:
-            from mim3d.convert import save_model
-            save_model(self.model, run_dir / "model.keras", overwrite=True)
+        from mim3d.convert import save_model
+        save_model(self.model, run_dir / "model.keras", overwrite=True)
         return history
 
     def _save_checkpoint(self, iteration: int) -> None:
