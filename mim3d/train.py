@@ -510,7 +510,7 @@ class Trainer:
         epoch, position = divmod(iteration, self.steps_per_epoch)
         self.state.assign(json.dumps({
             "iteration": iteration, "eta": cfg.eta(iteration), "seed": cfg.seed,
-            "mask_rng": f"numpy.random.default_rng([seed, iteration])",
+            "mask_rng": "numpy.random.default_rng([seed, iteration])",
             "data_epoch": epoch, "data_position": position}))
         self.manager.save(checkpoint_number=iteration)
 

@@ -9,8 +9,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
-import mim3d  # noqa: E402,F401  (before TensorFlow: see mim3d/__init__.py)
 import pytest  # noqa: E402
+
+import mim3d  # noqa: E402,F401  (before TensorFlow: see mim3d/__init__.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared sits beside the checkout, on developer machines and in CI alike.

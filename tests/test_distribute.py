@@ -85,7 +85,7 @@ def test_multiworker_two_local_workers_agree(config, tmp_path):
             [sys.executable, "-c", CHILD, json.dumps(config), str(tmp_path), "multiworker"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     results = [p.communicate(timeout=900) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
+    for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err[-3000:]
     chief, worker = (_losses(out)["multiworker"] for out, _ in results)
     assert len(chief) == 3 and chief == pytest.approx(worker, rel=1e-6)
