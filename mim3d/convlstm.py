@@ -14,8 +14,8 @@ driven exactly like :class:`mim3d.model.MIM`, so the two differ only in the recu
 
 It runs in the same patched (space-to-depth) space as MIM and reads the same
 :class:`mim3d.config.ModelConfig` (``num_hidden``, ``filter_size``, ``patch_size``, grid,
-``img_channel``, ``precision`` where the config has it; ``layer_norm``,
-``per_channel_peephole`` and ``recompute`` do not apply).
+``img_channel``, and ``precision`` and ``residual`` where the config has them;
+``layer_norm``, ``per_channel_peephole`` and ``recompute`` do not apply).
 
 Fair size: a ConvLSTM layer has far fewer weights than a MIM block, so the baseline gets the same
 number of layers and a wider hidden state. :func:`matching_hidden` picks the width whose
@@ -222,7 +222,10 @@ class ConvLSTMForecaster(keras.Model):
         for cell, (h, c) in zip(self.cells, state, strict=True):
             below, (h, c) = cell(below, [h, c])  # [B, *grid', h]
             new.append((h, c))
-        return self.back_to_pixel(below), new  # [B, *grid', C']
+        y = self.back_to_pixel(below)  # [B, *grid', C']
+        if getattr(self.config, "residual", False):  # as MIM: predict the change of the input
+            y = y + tf.cast(x_in, y.dtype)
+        return y, new
 
     def unroll(self, x, mask):
         """Patched frames ``(B, T, *grid', C')`` and full mask → ``(B, T−1, *grid', C')``."""

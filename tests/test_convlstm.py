@@ -69,6 +69,16 @@ def test_eager_and_compiled_agree_and_inputs_rule(model, x):
                        atol=1e-6)
 
 
+def test_residual_adds_the_input_frame(model, x):
+    if "residual" not in {f.name for f in dataclasses.fields(ModelConfig)}:
+        pytest.skip("this ModelConfig has no residual setting")
+    res = ConvLSTMForecaster(dataclasses.replace(CFG, residual=True))
+    res.set_weights(model.get_weights())
+    plain, with_input = model(x, input_length=3).numpy(), res(x, input_length=3).numpy()
+    # frames fed from the data (j < input_length): same states, output shifted by the input
+    np.testing.assert_allclose(with_input[:, :3], plain[:, :3] + x[:, :3], atol=1e-5)
+
+
 def test_predict_helpers_and_bad_input(model, x):
     out = predict(model, x, 3, batch_size=1)
     assert out.shape == (2, 5, 8, 8, 8, 1)
