@@ -63,6 +63,11 @@ class Paths:
     figures: Path
     evaluation: Path
 
+    @property
+    def baseline(self) -> Path:
+        """The run folder of the learned ConvLSTM baseline: ``<run>_convlstm`` beside ``run``."""
+        return self.run.with_name(self.run.name + "_convlstm")
+
 
 DEFAULTS = {
     "demo": ("data/demo", "runs/demo", "figures", "build/evaluation"),
@@ -106,6 +111,39 @@ def run_config(preset: str, data_dir: str | Path, **sections: dict) -> dict:
         expect(name in config, f"unknown section {name!r}; the preset has {sorted(config)}")
         config[name] = {**config[name], **values}
     return config
+
+
+def baseline_config(preset: str, data_dir: str | Path) -> dict:
+    """The ConvLSTM baseline's configuration: preset ``<preset>_convlstm`` if shipped, else
+    ``preset`` with ``model.architecture: convlstm`` (same data, recipe and budget)."""
+    from mim3d.presets import HERE
+
+    if (HERE / f"{preset}_convlstm.yaml").is_file():
+        config = load_preset(f"{preset}_convlstm", data_path=str(data_dir))
+        if preset == "smoke":
+            for name, values in SMOKE_OVERRIDES.items():
+                config[name] = {**config[name], **values}
+        return config
+    return run_config(preset, data_dir, model={"architecture": "convlstm"})
+
+
+def resolve_baselines(names, paths: Paths) -> list[str]:
+    """Baseline specs for :func:`evaluate_split`: ``"convlstm"`` becomes
+    ``"convlstm:<paths.baseline>"`` when that run holds a model, and is left out (with a log
+    note) otherwise; other entries pass through."""
+    out = []
+    for name in names:
+        if name == "convlstm":
+            if (paths.baseline / "model.keras").is_file():
+                import mim3d.convlstm  # noqa: F401  registers the keras class for loading
+
+                out.append(f"convlstm:{paths.baseline}")
+            else:
+                log.warning("no trained ConvLSTM in %s; evaluating without it (train it with "
+                            "02_training, TRAIN_BASELINE = True)", paths.baseline)
+        else:
+            out.append(name)
+    return out
 
 
 def ensure_data(path: str | Path, preset: str = "demo", *, jobs: int = 1,
@@ -444,6 +482,9 @@ def load_forecast(path: str | Path) -> Forecast:
 
 # ------------------------------------------------------------------------------ evaluation
 
+# labels in pictures for the names mim3d.evaluate uses
+DISPLAY_NAMES = {"model": "3D-MIM", "convlstm": "ConvLSTM", "sedov_taylor": "Sedov–Taylor"}
+
 
 def evaluate_split(run_dir: str | Path, data_dir: str | Path, split: str,
                    eval_dir: str | Path, baselines=("persistence",), **kwargs):
@@ -484,7 +525,7 @@ def lead_curves(summary: dict, metric: str = "vrmse", field: str = "density",
         expect(metric in table and field in table[metric],
                f"the summary has no {metric!r} of {field!r}; metrics: {sorted(table)}")
         per_lead = sorted(((int(k), v) for k, v in table[metric][field].items()))
-        out["3D-MIM" if name == "model" else name] = {
+        out[DISPLAY_NAMES.get(name, name)] = {
             "lead": np.array([lead_myr[k] for k, _ in per_lead]),
             "mean": np.array([np.nan if v["mean"] is None else v["mean"] for _, v in per_lead]),
             "std": np.array([np.nan if v["std"] is None else v["std"] for _, v in per_lead])}
@@ -511,7 +552,7 @@ def radius_vs_time(summary: dict, kind: str = "peak"
     times = sorted(table, key=float)
     key = f"radius_{kind}_pc"
     names = [n for n in table[times[0]] if n != "sedov_taylor"]
-    radii = {("3D-MIM" if n == "model" else n): np.array(
+    radii = {DISPLAY_NAMES.get(n, n): np.array(
         [np.nan if table[t][n][key] is None else table[t][n][key] for t in times])
         for n in names}
     sedov = np.array([table[t]["sedov_taylor"]["radius_peak_pc"] for t in times])

@@ -171,6 +171,7 @@ def test_data_notebook_wrote_data_and_pictures(smoke):
 def test_training_notebook_trained_and_drew_the_loss(smoke):
     for name in ("model.keras", "normalizer.json", "run.yaml", "metrics.csv"):
         assert (smoke["run"] / name).is_file(), name
+    assert (smoke["run"].with_name("run_convlstm") / "model.keras").is_file(), "no ConvLSTM"
     pngs = _outputs(smoke["executed"]["02_training"], "image/png")
     assert pngs, "no loss curve was displayed"
     _not_blank(iio.imread(io.BytesIO(base64.b64decode(pngs[-1]))), "the live loss curve")
@@ -180,6 +181,7 @@ def test_evaluation_notebook_wrote_scores_and_a_verdict(smoke):
     for split in ("test", "uniform"):
         summary = json.loads((smoke["eval"] / split / "summary.json").read_text())
         assert "persistence" in summary["verdict"]
+        assert set(summary["settings"]["baselines"]) == {"persistence", "convlstm"}
         assert (smoke["eval"] / f"forecast_{split}.npz").is_file()
     text = "".join(o.get("text", "") for c in smoke["executed"]["03_evaluation"].cells
                    if c.cell_type == "code" for o in c.outputs)
