@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from mim3d.errors import Mim3dError, expect
+from mim3d.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +174,7 @@ def _prepare_folder(out: Path, manifest: dict) -> None:
                              "choose another --out or repeat that configuration to resume")
         return
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{MANIFEST}.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1) + "\n"))
 
 
 def _worker_init(threads: int) -> None:

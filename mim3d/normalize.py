@@ -25,7 +25,6 @@ import argparse
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -169,17 +168,11 @@ class Normalizer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the JSON atomically (temporary file in the same folder, then rename)."""
+        from mim3d.io import atomic_write
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(self.to_json() + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda tmp: tmp.write_text(self.to_json() + "\n"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Normalizer:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ import h5py
 import numpy as np
 
 from mim3d.errors import Mim3dError, expect
+from mim3d.io import atomic_path
 from mim3d.trajectory import SCALAR_FIELDS, UNITS, VECTOR_FIELDS, Trajectory
 
 log = logging.getLogger(__name__)
@@ -199,8 +199,7 @@ def write_well(
     first = trajectories[0]
     n_traj, n_t, grid = len(trajectories), first.n_t, first.grid
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             constants = _constant_parameters(first)
             f.attrs["dataset_name"] = DATASET_NAME
@@ -261,10 +260,6 @@ def write_well(
                     dset.attrs["sample_varying"] = True
                     dset.attrs["time_varying"] = True
                     dset.attrs["units"] = UNITS[name]
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     log.info("wrote %d trajectories %s x %d frames to %s", n_traj, grid, n_t, path)
     return path
 
