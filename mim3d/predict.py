@@ -34,6 +34,8 @@ def load_model(path: str | Path) -> MIM:
             f"{path} is not a .keras model archive. An original TF1 checkpoint must first be "
             f"converted: mim3d convert-original --checkpoint DIR --config FLAGS.json --output M.keras"
         )
+    import mim3d.convlstm  # noqa: F401  registers the baseline's class for deserialisation
+
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:  # keras raises many types for foreign archives
