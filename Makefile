@@ -103,3 +103,7 @@ clean-figures: ## delete generated figures and executed notebooks (never data/ o
 	rm -rf build/notebooks build/evaluation build/smoke
 	find figures -maxdepth 1 -type f \( -name '*.png' -o -name '*.pdf' -o -name '*.json' \
 		-o -name '*.gif' -o -name '*.mp4' \) -delete
+
+bench: $(STAMP) ## speed, memory, roofline, data and simulator benchmarks -> bench/results/*.json (~1 h on 2 cores)
+	$(PY) bench/bench_train.py
+	$(PY) bench/bench_simulate.py

@@ -175,16 +175,18 @@ def job_roofline(job: dict) -> dict:
         w = tf.random.normal([s.kernel] * cfg.rank + [s.c_in, s.c_out])
         dy = tf.random.normal([batch, *cfg.patched_grid, s.c_out])
 
-        def fwd_bwd(conv, x=x, w=w, dy=dy):
-            with tf.GradientTape() as tape:
-                tape.watch([x, w])
-                y = conv(x, w)
-            return tape.gradient(y, [x, w], output_gradients=dy)
+        def compiled(conv, x=x, w=w, dy=dy):
+            def fwd_bwd():
+                with tf.GradientTape() as tape:
+                    tape.watch([x, w])
+                    y = conv(x, w)
+                return tape.gradient(y, [x, w], output_gradients=dy)
+            return tf.function(fwd_bwd)
 
         timing = {}
         for name, conv in (("tensorflow", lambda a, b: tf.nn.convolution(a, b, padding="SAME")),
                            ("mim3d", conv_same)):
-            fn = tf.function(lambda conv=conv: fwd_bwd(conv))
+            fn = compiled(conv)
             fn()
             best = float("inf")
             for _ in range(job.get("repeats", 2)):
@@ -304,6 +306,12 @@ def main() -> None:
                            "cores": os.cpu_count(), "tensorflow": tf.__version__,
                            "load_avg_1min_start": round(os.getloadavg()[0], 2)},
                "reference_original": REFERENCE, "C": {}, "D": {}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every measurement, so a long run leaves what it measured
+        results["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
     c = results["C"]
     print("C", flush=True)
     c["roofline"] = run_child({"kind": "roofline", "config": "C"})
@@ -315,6 +323,7 @@ def main() -> None:
     c["train_bfloat16"] = run_child({"kind": "train", "config": "C", "steps": 3,
                                      "precision": "mixed_bfloat16"})
     c["data"] = run_child({"kind": "data", "config": "C"})
+    save()
     for key in ("train", "train_recompute", "train_grappler_off", "train_bfloat16"):
         if "s_per_step" in c[key] and "gflop_per_s" in c["roofline"]:
             c[key]["roofline_fraction"] = round(
@@ -323,12 +332,14 @@ def main() -> None:
         d = results["D"]
         print("D", flush=True)
         d["roofline"] = run_child({"kind": "roofline", "config": "D", "repeats": 1})
+        save()
         lengths = (20,) if args.full_d else (2, 3)
         for recompute in (False, True):
             name = "train_recompute" if recompute else "train"
             runs = [run_child({"kind": "train", "config": "D", "steps": 0, "total_length": t,
                                "recompute": recompute}) for t in lengths]
             d[name] = {"runs": runs}
+            save()
             if all("s_per_step" in r for r in runs):
                 d[name]["T20"] = (runs[0] if args.full_d
                                   else extrapolate(runs[0], runs[1], 20))
@@ -337,9 +348,7 @@ def main() -> None:
                     gflops / d["roofline"]["gflop_per_s"]["best"], 3)
         d["forecast"] = run_child({"kind": "forecast", "config": "D",
                                    "total_length": 20 if args.full_d else 3})
-    results["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    save()
     print(f"wrote {args.out}")
 
 

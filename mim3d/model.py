@@ -22,7 +22,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mim3d.cells import MIMBlockCell, MIMNCell, SpatioTemporalLSTMCell, _channel_glorot, ConvNorm
+from mim3d.cells import (
+    ConvNorm,
+    MIMBlockCell,
+    MIMNCell,
+    SpatioTemporalLSTMCell,
+    _channel_glorot,
+    fused_conv_norm,
+)
 from mim3d.config import ModelConfig
 from mim3d.errors import Mim3dError
 from mim3d.patching import patch, unpatch
@@ -74,6 +81,7 @@ class MIM(keras.Model):
         self.back_to_pixel.build((None, *grid, nh))
         self.built = True
         self._forward = None
+        self.fuse = True  # fuse convolutions of one input (exact; False: one per gate, tests)
 
     # ------------------------------------------------------------------ validation
     def check_inputs(self, shape, input_length: int | None = None) -> None:
@@ -114,7 +122,7 @@ class MIM(keras.Model):
         if sampling_mask is None:
             mask = tf.zeros(tf.concat([[b, t - 1 - input_length], ones_tail], 0), x_patched.dtype)
         else:
-            mask = tf.convert_to_tensor(sampling_mask, dtype=x_patched.dtype)
+            mask = tf.cast(tf.convert_to_tensor(sampling_mask), x_patched.dtype)
             if mask.shape.rank == 2:
                 mask = tf.reshape(mask, tf.concat([tf.shape(mask), ones_tail], 0))
             elif mask.shape.rank == cfg.rank + 3:
@@ -166,14 +174,23 @@ class MIM(keras.Model):
     def _step(self, x_in, state, first: bool):
         """One time step. ``state`` = (H, C, S, D, N, M) with per-layer lists."""
         h, c, s, d, n, m = (list(v) if isinstance(v, list | tuple) else v for v in state)
+        n_layers = self.config.num_layers
         h0_prev = h[0]
         h[0], c[0], m = self.stlstm(x_in, h[0], c[0], m)
-        for l in range(1, self.config.num_layers):
+        diff_gates = None
+        for l in range(1, n_layers):
             if not first:  # the difference stream starts at t = 1 (D stays 0 at t = 0)
                 u = h[0] - h0_prev if l == 1 else d[l - 2]
-                d[l - 1], n[l - 1] = self.diffs[l - 1](u, d[l - 1], n[l - 1])
+                d[l - 1], n[l - 1] = self.diffs[l - 1](u, d[l - 1], n[l - 1],
+                                                       x_gates=diff_gates)
+            mims_gates = diff_gates = None
+            if self.fuse and not first and l + 1 < n_layers:
+                # Dˡ feeds MIM-S of block l and MIMN l+1: one convolution for both
+                mims_gates, diff_gates = fused_conv_norm(
+                    [self.blocks[l - 1].mims.input_to_state, self.diffs[l].input_to_state],
+                    d[l - 1])
             h[l], c[l], m, s[l - 1] = self.blocks[l - 1](h[l - 1], d[l - 1], h[l], c[l], m,
-                                                         s[l - 1])
+                                                         s[l - 1], mims_x_gates=mims_gates)
         y = self.back_to_pixel(h[-1])
         if self.config.residual:  # beyond the original: predict the change of the input frame
             y = y + tf.cast(x_in, y.dtype)
