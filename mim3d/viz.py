@@ -529,11 +529,14 @@ def plot_loss_curve(
     val_losses: np.ndarray | None = None,
     *,
     loss_name: str = "loss",
+    val_name: str = "validation MSE (scaled)",
     log_y: bool = True,
     ax: Axes | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """Training loss against step, with the validation loss as markers if given."""
+    """Training loss against step; the validation loss, if given, as markers on its own right
+    axis (the two are in different units: the trainer logs ½ Σ error² per sequence, the
+    validation a per-voxel mean)."""
     steps, losses = np.asarray(steps, dtype=float), np.asarray(losses, dtype=float)
     expect(steps.shape == losses.shape,
            f"steps and losses must have equal length, got {steps.shape} and {losses.shape}")
@@ -546,12 +549,18 @@ def plot_loss_curve(
         expect(val_steps.shape == val_losses.shape,
                f"val_steps and val_losses must have equal length, got {val_steps.shape} and "
                f"{val_losses.shape}")
-        ax.plot(val_steps, val_losses, "o-", markersize=4, label="validation")
+        right = ax.twinx()
+        right.plot(val_steps, val_losses, "o-", markersize=4, color="C1", label="validation")
+        right.set_ylabel(val_name, color="C1")
+        right.tick_params(axis="y", colors="C1")
+        if log_y and np.all(val_losses > 0):
+            right.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel(loss_name)
+    ax.set_ylabel(loss_name, color="C0")
     if log_y and np.all(losses > 0):
         ax.set_yscale("log")
-    ax.legend(frameon=False)
+    handles = ax.get_lines() + (right.get_lines() if val_losses is not None else [])
+    ax.legend(handles, [h.get_label() for h in handles], frameon=False)
     meta = {"figure": "plot_loss_curve", "n_steps": int(steps.size), "loss_name": loss_name,
             "final_loss": float(losses[-1]) if losses.size else None}
     return _finish(fig, path, meta)
