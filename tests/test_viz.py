@@ -177,7 +177,10 @@ def test_loss_curve_into_given_axes():
     out = viz.plot_loss_curve(np.arange(50), np.exp(-np.arange(50) / 10) + 0.1,
                               val_steps=[10, 20, 30], val_losses=[0.5, 0.3, 0.2], ax=ax)
     assert out is fig
-    assert [line.get_label() for line in ax.lines] == ["training", "validation"]
+    assert [line.get_label() for line in ax.lines] == ["training"]
+    right = [a for a in fig.axes if a is not ax]  # validation on its own axis (other units)
+    assert len(right) == 1 and [line.get_label() for line in right[0].lines] == ["validation"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training", "validation"]
     assert ax.get_yscale() == "log"
 
 
