@@ -23,15 +23,19 @@ def _kernel_gradient(x: tf.Tensor, dy: tf.Tensor, kernel_shape) -> tf.Tensor:
     spatial = kernel_shape[:-2]
     c_in, c_out = kernel_shape[-2], kernel_shape[-1]
     pad = [[0, 0]] + [[k // 2, k // 2] for k in spatial] + [[0, 0]]
-    xp = tf.pad(x, pad) if any(k > 1 for k in spatial) else x
+    with tf.control_dependencies([dy]):  # in the backward pass, not as soon as x exists
+        xp = tf.pad(x, pad) if any(k > 1 for k in spatial) else tf.identity(x)
     sizes = x.shape[1:-1]
     dy2 = tf.reshape(dy, [-1, c_out])
-    blocks = []
+    blocks = [dy2]
     for offset in itertools.product(*(range(k) for k in spatial)):
-        window = xp[(slice(None),) + tuple(slice(o, o + n) for o, n in zip(offset, sizes,
-                                                                           strict=True))]
+        # one shifted copy at a time: each waits for the previous product (and the first for
+        # dy), else the executor slices all k³ copies of x at once and holds them (k³ × |x|)
+        with tf.control_dependencies([blocks[-1]]):
+            window = xp[(slice(None),) + tuple(slice(o, o + n) for o, n in zip(offset, sizes,
+                                                                               strict=True))]
         blocks.append(tf.matmul(tf.reshape(window, [-1, c_in]), dy2, transpose_a=True))
-    return tf.reshape(tf.stack(blocks), kernel_shape)
+    return tf.reshape(tf.stack(blocks[1:]), kernel_shape)
 
 
 @tf.custom_gradient
