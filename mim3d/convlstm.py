@@ -29,12 +29,11 @@ from __future__ import annotations
 import dataclasses
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from mim3d.config import ModelConfig
 from mim3d.errors import Mim3dError
-from mim3d.patching import patch, unpatch
+from mim3d.forecaster import Forecaster
 
 _RNN_LAYERS = {2: keras.layers.ConvLSTM2D, 3: keras.layers.ConvLSTM3D}
 
@@ -82,31 +81,16 @@ def matching_hidden(mim_config: ModelConfig, num_layers: int | None = None) -> t
 
 
 @keras.saving.register_keras_serializable(package="mim3d")
-class ConvLSTMForecaster(keras.Model):
-    """Stacked ConvLSTM with MIM's interface: ``call(inputs, input_length, sampling_mask=None)``.
-
-    Args (of ``call``): as :class:`mim3d.model.MIM`:
-        inputs: ``(B, T, W, H, D, C)`` float32, physical grid, channels-last.
-        input_length: number of context frames ``L`` (1 <= L < T).
-        sampling_mask: optional mask for steps ``L … T−2``, ``(B, T−L−1)``, patched or physical
-            frames; 1 feeds the true frame, 0 the model's previous output. None: all zeros.
-
-    Returns:
-        ``(B, T−1, W, H, D, C)``: frame ``j`` predicts input frame ``j + 1``.
-    """
+class ConvLSTMForecaster(Forecaster):
+    """Stacked ConvLSTM with :class:`Forecaster`'s (and so MIM's) interface:
+    ``call(inputs, input_length, sampling_mask=None)`` → ``(B, T−1, W, H, D, C)``."""
 
     def __init__(self, config: ModelConfig | dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if config is None:
-            config = ModelConfig()
-        elif isinstance(config, dict):
-            config = ModelConfig.from_dict(config)
-        self.config = config
+        super().__init__(config, **kwargs)
+        config = self.config
         grid, c = config.patched_grid, config.patched_channels
         rnn = _RNN_LAYERS[config.rank]
-        # a ModelConfig with a ``precision`` setting (mixed_bfloat16, ...) sets the cells' policy
-        policy = keras.DTypePolicy(getattr(config, "precision", "float32"))
-        self._cell_dtype = policy.compute_dtype
+        policy = self.cell_policy
         self.cells = []
         c_in = c
         for layer, h in enumerate(config.num_hidden):
@@ -122,99 +106,6 @@ class ConvLSTMForecaster(keras.Model):
                                                 dtype=policy)
         self.back_to_pixel.build((None, *grid, c_in))
         self.built = True
-        self._forward = None
-
-    def check_inputs(self, shape, input_length: int | None = None) -> None:
-        """Raise :class:`Mim3dError` unless ``shape`` is ``(B, T, *grid, C)`` for this model."""
-        cfg = self.config
-        want = (*cfg.grid, cfg.img_channel)
-        shape = tuple(shape)
-        if len(shape) != cfg.rank + 3:
-            raise Mim3dError(
-                f"expected inputs of rank {cfg.rank + 3}, (batch, time, "
-                f"{', '.join('WHD'[:cfg.rank])}, channels) = (B, T, {', '.join(map(str, want))});"
-                f" got shape {shape}. For one sequence add a batch axis (x[None]).")
-        got = tuple(None if s is None else int(s) for s in shape[2:])
-        if any(g is not None and g != w for g, w in zip(got, want, strict=True)):
-            raise Mim3dError(
-                f"the model expects frames of grid×channels {want}; got {got}. Resample the data "
-                f"to the model's grid, select {cfg.img_channel} channel(s), or use a model "
-                f"trained for this grid.")
-        t = shape[1]
-        if input_length is not None and t is not None and not 1 <= int(input_length) < int(t):
-            raise Mim3dError(
-                f"input_length must be at least 1 and less than the sequence length T={int(t)}; "
-                f"got {input_length}. Give more frames or a shorter input_length.")
-
-    def _mask_flags(self, sampling_mask, x_patched, input_length):
-        """Full mask ``(B, T−1, …)`` broadcastable to patched frames: ones before L."""
-        cfg = self.config
-        b, t = tf.shape(x_patched)[0], tf.shape(x_patched)[1]
-        ones_tail = [1] * (cfg.rank + 1)
-        if sampling_mask is None:
-            mask = tf.zeros(tf.concat([[b, t - 1 - input_length], ones_tail], 0), x_patched.dtype)
-        else:
-            mask = tf.cast(tf.convert_to_tensor(sampling_mask), x_patched.dtype)
-            patched = (*cfg.patched_grid, cfg.patched_channels)
-            physical = (*cfg.grid, cfg.img_channel)
-            if mask.shape.rank == 2:
-                mask = tf.reshape(mask, tf.concat([tf.shape(mask), ones_tail], 0))
-            elif mask.shape.rank == cfg.rank + 3 and tuple(mask.shape[2:]) in (patched, physical):
-                if tuple(mask.shape[2:]) != patched:
-                    mask = patch(mask, cfg.patch_size, cfg.rank)
-            else:
-                raise Mim3dError(
-                    f"sampling_mask must have shape (B, T-L-1), (B, T-L-1, *{patched}) or (B, "
-                    f"T-L-1, *{physical}); got {tuple(mask.shape)}")
-            n_in = tf.get_static_value(input_length)
-            if None not in (mask.shape[1], x_patched.shape[1], n_in):
-                n_expected = int(x_patched.shape[1]) - 1 - int(n_in)
-                if int(mask.shape[1]) != n_expected:
-                    raise Mim3dError(
-                        f"sampling_mask covers {mask.shape[1]} steps, but T - input_length - 1 "
-                        f"= {n_expected}; give one flag per predicted input step")
-        head = tf.ones(tf.concat([[b, input_length], tf.shape(mask)[2:]], 0), mask.dtype)
-        return tf.concat([head, mask], axis=1)
-
-    def call(self, inputs, input_length=None, sampling_mask=None, training=None):
-        cfg = self.config
-        if input_length is None:
-            raise Mim3dError("ConvLSTMForecaster needs input_length, the number of context "
-                             "frames")
-        self.check_inputs(inputs.shape,
-                          input_length if isinstance(input_length, int | np.integer) else None)
-        x = patch(tf.cast(tf.convert_to_tensor(inputs), self._cell_dtype), cfg.patch_size,
-                  cfg.rank)
-        input_length = tf.convert_to_tensor(input_length, tf.int32)
-        mask = self._mask_flags(sampling_mask, x, input_length)
-        return tf.cast(unpatch(self.unroll(x, mask), cfg.patch_size, cfg.rank), tf.float32)
-
-    def forecast(self, inputs, input_length, sampling_mask=None) -> tf.Tensor:
-        """Compiled forward (one trace for every B and T): same arguments as ``call``."""
-        cfg = self.config
-        self.check_inputs(inputs.shape, input_length)
-        if self._forward is None:
-            spec_x = tf.TensorSpec((None, None, *cfg.grid, cfg.img_channel), tf.float32)
-            spec_m = tf.TensorSpec([None] * (cfg.rank + 3), tf.float32)
-
-            def forward(x, input_length, mask):  # mask: (B, T−L−1, …) after the context
-                xp = patch(tf.cast(x, self._cell_dtype), cfg.patch_size, cfg.rank)
-                mask = tf.cast(mask, self._cell_dtype)
-                head = tf.ones(tf.concat([tf.shape(mask)[:1], [input_length],
-                                          tf.shape(mask)[2:]], 0), mask.dtype)
-                y = self.unroll(xp, tf.concat([head, mask], axis=1))
-                return tf.cast(unpatch(y, cfg.patch_size, cfg.rank), tf.float32)
-
-            self._forward = tf.function(
-                forward, input_signature=[spec_x, tf.TensorSpec((), tf.int32), spec_m])
-        x = tf.convert_to_tensor(inputs, tf.float32)
-        if sampling_mask is None:
-            n = int(x.shape[0]), int(x.shape[1]) - 1 - int(input_length)
-            mask = tf.zeros([*n, *[1] * (cfg.rank + 1)], tf.float32)
-        else:
-            xp = patch(x, cfg.patch_size, cfg.rank)
-            mask = self._mask_flags(sampling_mask, xp, int(input_length))[:, int(input_length):]
-        return self._forward(x, tf.constant(int(input_length), tf.int32), mask)
 
     def _step(self, x_in, state):
         """One time step: ``state`` = per-layer ``(H, C)`` pairs; returns ``(Ŷ, state)``."""
@@ -223,41 +114,16 @@ class ConvLSTMForecaster(keras.Model):
             below, (h, c) = cell(below, [h, c])  # [B, *grid', h]
             new.append((h, c))
         y = self.back_to_pixel(below)  # [B, *grid', C']
-        if getattr(self.config, "residual", False):  # as MIM: predict the change of the input
+        if self.config.residual:  # as MIM: predict the change of the input
             y = y + tf.cast(x_in, y.dtype)
         return y, new
 
-    def unroll(self, x, mask):
-        """Patched frames ``(B, T, *grid', C')`` and full mask → ``(B, T−1, *grid', C')``."""
-        x0 = x[:, 0]
+    def initial_state(self, x0):
         state = []
         for h in self.config.num_hidden:
-            zeros = tf.zeros(tf.concat([tf.shape(x0)[:-1], [h]], 0), x.dtype)
+            zeros = tf.zeros(tf.concat([tf.shape(x0)[:-1], [h]], 0), x0.dtype)
             state.append((zeros, zeros))
-        y, state = self._step(x0, state)
-        steps = tf.shape(x)[1] - 1
-        outputs = tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[:1] + x.shape[2:])
-        outputs = outputs.write(0, y)
+        return state
 
-        def body(t, y_prev, state, outputs):
-            m_t = mask[:, t]
-            y, state = self._step(m_t * x[:, t] + (1 - m_t) * y_prev, state)
-            return t + 1, y, state, outputs.write(t, y)
-
-        _, _, _, outputs = tf.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(1), y, state, outputs),
-            parallel_iterations=1)
-        perm = [1, 0] + list(range(2, len(x.shape)))
-        return tf.transpose(outputs.stack(), perm)
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)
-
-    def build(self, input_shape=None):  # weights are created in __init__
-        self.built = True
-
+    def step_functions(self, state):
+        return self._step, self._step
