@@ -17,6 +17,16 @@ from mim3d.errors import Mim3dError
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
+def _from_dict(cls, values: dict, what: str):
+    """``cls(**values)``, refusing unknown keys with the list of valid ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise Mim3dError(f"unknown {what} setting(s) {unknown}; valid settings are "
+                         f"{sorted(names)}")
+    return cls(**values)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of a 3D-MIM network (Hirashima et al. 2023; MIM: Wang et al. 2019).
@@ -134,13 +144,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
         """Build from a dict; unknown keys raise an error listing the valid ones."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise Mim3dError(
-                f"unknown model setting(s) {unknown}; valid settings are {sorted(names)}"
-            )
-        return cls(**values)
+        return _from_dict(cls, values, "model")
 
     @classmethod
     def from_original_flags(cls, flags: dict) -> ModelConfig:
@@ -281,10 +285,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise Mim3dError(
-                f"unknown training setting(s) {unknown}; valid settings are {sorted(names)}"
-            )
-        return cls(**values)
+        """Build from a dict; unknown keys raise an error listing the valid ones."""
+        return _from_dict(cls, values, "training")
