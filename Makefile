@@ -109,3 +109,7 @@ clean-figures: ## delete generated figures and executed notebooks (never data/ o
 bench: $(STAMP) ## speed, memory, roofline, data and simulator benchmarks -> bench/results/*.json (~1 h on 2 cores)
 	$(PY) bench/bench_train.py
 	$(PY) bench/bench_simulate.py
+
+.PHONY: container-test
+container-test: ## build the container image FROM a local Debian base and test it inside (root, buildah; minutes)
+	container/test.sh
