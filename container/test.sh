@@ -65,16 +65,19 @@ cert=${PIP_CERT:-$(pip config get global.cert 2>/dev/null || true)}
 MOUNTS+=(-v "$(realpath "$PIPCONF"):/etc/pip.conf:ro")
 
 # 3. the image
+if buildah "${SD[@]}" inspect --type image "$IMAGE" >/dev/null 2>&1; then
+    "${NICE[@]}" buildah "${SD[@]}" rmi "$IMAGE" >/dev/null  # vfs keeps full copies: no stale one
+fi
 step "buildah bud $IMAGE FROM $BASE_IMAGE"
 tb=$SECONDS
-"${NICE[@]}" buildah "${SD[@]}" bud --isolation chroot --layers \
+"${NICE[@]}" buildah "${SD[@]}" bud --isolation chroot --layers=false --force-rm \
     --build-arg BASE="$BASE_IMAGE" "${MOUNTS[@]}" -t "$IMAGE" -f Containerfile .
 build_s=$((SECONDS - tb))
 size=$(buildah "${SD[@]}" images --format '{{.Size}}' "$IMAGE" | head -1)
 step "built in $build_s s; image size $size"
 
 # 4. the checks, inside a container of the image (as its non-root user)
-ctr=$(buildah "${SD[@]}" from --pull-never "$IMAGE")
+ctr=$("${NICE[@]}" buildah "${SD[@]}" from --pull-never "$IMAGE")
 trap 'buildah "${SD[@]}" rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$WORK/ro"' EXIT
 mkdir -p "$WORK/ro"
 step "checks in $ctr"
