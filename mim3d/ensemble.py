@@ -173,7 +173,14 @@ def _prepare_folder(out: Path, manifest: dict) -> None:
             raise Mim3dError(f"{out} holds an ensemble of another configuration ({diff}); "
                              "choose another --out or repeat that configuration to resume")
         return
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise Mim3dError(f"cannot create the data folder {out}: {err.strerror}; choose another "
+                         f"--out") from None
+    if not os.access(out, os.W_OK):
+        raise Mim3dError(f"cannot write to the data folder {out}: permission denied; choose "
+                         f"another --out")
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1) + "\n"))
 
 

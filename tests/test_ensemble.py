@@ -143,3 +143,12 @@ def test_command_line_with_preset_and_overrides(tmp_path, monkeypatch):
     config, jobs, shard = calls[0]
     assert config == EnsembleConfig(n=24, n_uniform=4, grid=16, n_snapshots=20)
     assert (jobs, shard) == (2, (1, 2))
+
+
+def test_uncreatable_output_folder_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    config = EnsembleConfig(n=1, grid=8, n_snapshots=3)
+    with pytest.raises(Mim3dError, match="cannot create the data folder"):
+        run_ensemble(config, blocker / "data", progress=False, simulator=dummy_simulate)
+    assert blocker.read_text() == "mine"
