@@ -16,10 +16,12 @@ Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``
 
 Configurations (issue 7): **C** grid 16³, num_hidden (16,16,16), filter 3, input 5, total 10,
 batch 2; **D** (the seed's ``run.sh``) grid 32³, num_hidden (32,)*4, filter 5, input 1, total 20,
-batch 1. A D step takes tens of minutes on 2 cores, so by default D is measured at ``total`` 2
-and 3 (one and two time steps) and extrapolated linearly in the number of time steps (time and
-memory both grow linearly with it: the per-step cost and the stored per-step activations are the
-same at every step); ``--full-d`` measures T = 20 itself.
+batch 1. Each is measured in the three ``ModelConfig.recompute`` modes (``gates``, the default;
+``steps``; ``off``). A D step takes minutes on 2 cores, so its time is measured at ``total`` 3 and
+4 (second calls) and extrapolated linearly in the number of time steps (every step after the
+first costs the same); its memory likewise, or measured at T = 20 itself with ``--full-d``. The
+bytes the time loop stores per step for the backward pass are read from the traced graph
+(:func:`mim3d.memory.stored_per_step`).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _peak_rss_gb() -> float:
 def _model_config(job: dict):
     from mim3d.config import ModelConfig
 
-    return ModelConfig(**CONFIGS[job["config"]]["model"], recompute=job.get("recompute", False),
+    return ModelConfig(**CONFIGS[job["config"]]["model"], recompute=job.get("recompute", "gates"),
                        precision=job.get("precision", "float32"))
 
 
@@ -261,7 +263,17 @@ def job_data(job: dict) -> dict:
             "peak_rss_gb": round(_peak_rss_gb(), 3)}
 
 
-JOBS = {"train": job_train, "forecast": job_forecast, "roofline": job_roofline, "data": job_data}
+def job_stored(job: dict) -> dict:
+    from mim3d.memory import stored_per_step
+    from mim3d.model import MIM
+
+    stored = stored_per_step(MIM(_model_config(job)), batch=CONFIGS[job["config"]]["batch"])
+    return {"stored_mib_per_step": round(stored["bytes"] / 2**20, 1),
+            "tensors_per_step": stored["tensors"], "weights_per_step": stored["weights"],
+            "mib_by_op": {k: round(v / 2**20, 1) for k, v in stored["by_op"].items() if v}}
+
+
+JOBS = {"stored": job_stored, "train": job_train, "forecast": job_forecast, "roofline": job_roofline, "data": job_data}
 
 
 def run_child(job: dict, timeout: float | None = None) -> dict:
@@ -292,7 +304,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="C only (a minute or two)")
-    parser.add_argument("--full-d", action="store_true", help="measure D at T = 20 (hours)")
+    parser.add_argument("--full-d", action="store_true",
+                        help="also measure D's peak memory at T = 20 itself (~30 min more)")
+    parser.add_argument("--only", choices=("C", "D"), help="measure one configuration only")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.job:
@@ -313,44 +327,78 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2) + "\n")
 
     c = results["C"]
+    if args.only != "D":
+        measure_c(c, save)
+    if not args.quick and args.only != "C":
+        measure_d(results["D"], save, args.full_d)
+    save()
+    print(f"wrote {args.out}")
+
+
+MODES = ("gates", "steps", "off")  # ModelConfig.recompute: the default first
+
+
+def measure_c(c: dict, save) -> None:
     print("C", flush=True)
     c["roofline"] = run_child({"kind": "roofline", "config": "C"})
-    c["train"] = run_child({"kind": "train", "config": "C", "steps": 5})
-    c["train_recompute"] = run_child({"kind": "train", "config": "C", "steps": 5,
-                                      "recompute": True})
+    for mode in MODES:
+        c[f"train_{mode}"] = run_child({"kind": "train", "config": "C", "steps": 5,
+                                        "recompute": mode})
     c["train_grappler_off"] = run_child({"kind": "train", "config": "C", "steps": 5,
                                          "grappler": "off"})
     c["train_bfloat16"] = run_child({"kind": "train", "config": "C", "steps": 3,
                                      "precision": "mixed_bfloat16"})
     c["data"] = run_child({"kind": "data", "config": "C"})
+    for key, row in c.items():
+        if key.startswith("train") and "s_per_step" in row and "gflop_per_s" in c["roofline"]:
+            row["roofline_fraction"] = round(
+                row["gflop_per_s"] / c["roofline"]["gflop_per_s"]["best"], 3)
     save()
-    for key in ("train", "train_recompute", "train_grappler_off", "train_bfloat16"):
-        if "s_per_step" in c[key] and "gflop_per_s" in c["roofline"]:
-            c[key]["roofline_fraction"] = round(
-                c[key]["gflop_per_s"] / c["roofline"]["gflop_per_s"]["best"], 3)
-    if not args.quick:
-        d = results["D"]
-        print("D", flush=True)
-        d["roofline"] = run_child({"kind": "roofline", "config": "D", "repeats": 1})
-        save()
-        lengths = (20,) if args.full_d else (2, 3)
-        for recompute in (False, True):
-            name = "train_recompute" if recompute else "train"
-            runs = [run_child({"kind": "train", "config": "D", "steps": 0, "total_length": t,
-                               "recompute": recompute}) for t in lengths]
-            d[name] = {"runs": runs}
-            save()
-            if all("s_per_step" in r for r in runs):
-                d[name]["T20"] = (runs[0] if args.full_d
-                                  else extrapolate(runs[0], runs[1], 20))
-                gflops = runs[-1]["gflop_per_s"]
-                d[name]["T20"]["roofline_fraction"] = round(
-                    gflops / d["roofline"]["gflop_per_s"]["best"], 3)
-        d["forecast"] = run_child({"kind": "forecast", "config": "D",
-                                   "total_length": 20 if args.full_d else 3})
-    save()
-    print(f"wrote {args.out}")
 
+
+def measure_d(d: dict, save, full: bool) -> None:
+    """Time and memory at T = 3 and 4 (second calls), extrapolated to T = 20; with ``full``
+    T = 20 itself (the default mode on a second call, the others on a first call, ~7 min each)."""
+    print("D", flush=True)
+    d["roofline"] = run_child({"kind": "roofline", "config": "D", "repeats": 3})
+    save()
+    for mode in MODES:
+        runs = [run_child({"kind": "train", "config": "D", "steps": 1, "total_length": t,
+                           "recompute": mode}) for t in (3, 4)]
+        row = d[f"train_{mode}"] = {"runs": runs, "stored": run_child(
+            {"kind": "stored", "config": "D", "recompute": mode})}
+        if all("s_per_step" in r for r in runs):
+            row["T20"] = extrapolate(runs[0], runs[1], 20)
+            _fractions(row, runs[1], d["roofline"])
+        save()
+    if full:  # the default mode timed on a second call, the others on the first (upper bound)
+        for mode in MODES:
+            run = run_child({"kind": "train", "config": "D", "steps": int(mode == MODES[0]),
+                             "total_length": 20, "recompute": mode})
+            record_t20(d[f"train_{mode}"], run, d["roofline"])
+            save()
+    d["forecast"] = run_child({"kind": "forecast", "config": "D",
+                               "total_length": 20 if full else 4})
+
+
+def record_t20(row: dict, run: dict, roofline: dict) -> None:
+    """Put a measured T = 20 run in place of the extrapolated numbers."""
+    row["T20_measured"] = run
+    if "peak_rss_gb" in run:
+        row["T20_extrapolated"] = row.get("T20")
+        row["T20"] = {"s_per_step": run["s_per_step"], "peak_rss_gb": run["peak_rss_gb"],
+                      "measured": True, "time_from": "second call" if run["step_times_s"]
+                      else "first call (graph optimisation included)"}
+        _fractions(row, run, roofline)
+
+
+def _fractions(row: dict, run: dict, roofline: dict) -> None:
+    """Achieved FLOP/s of ``run`` (FLOPs ÷ time, any T) and its fraction of the roofline."""
+    if "gflop_per_s" in roofline:
+        row["T20"]["gflop_per_s"] = run["gflop_per_s"]
+        row["T20"]["gflop_per_s_from"] = f"T = {run['total_length']}"
+        row["T20"]["roofline_fraction"] = round(run["gflop_per_s"]
+                                                / roofline["gflop_per_s"]["best"], 3)
 
 if __name__ == "__main__":
     main()

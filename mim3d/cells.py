@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from mim3d.conv import conv_same
+from mim3d.recompute import recomputed
 
 FORGET_BIAS = 1.0
 LN_EPSILON = 1e-5
@@ -70,8 +71,16 @@ class ConvNorm(keras.layers.Layer):
                                             initializer="ones")
 
     def call(self, x):
-        return self.normalize(tf.nn.bias_add(conv_same(x, tf.convert_to_tensor(self.kernel)),
-                                             self.bias))
+        return self.normalize(self.convolve(x))
+
+    def convolve(self, x):
+        """The convolution with bias alone (before the layer norm)."""
+        return tf.nn.bias_add(conv_same(x, tf.convert_to_tensor(self.kernel)), self.bias)
+
+    @property
+    def norm_weights(self) -> list:
+        """The layer norm's scale and offset ([] without a layer norm)."""
+        return [self.ln_scale, self.ln_offset] if self.layer_norm else []
 
     def normalize(self, z):
         """The layer norm alone, applied to a convolution output ``z`` (identity without it)."""
@@ -102,25 +111,26 @@ class ConvNorm(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 
-def fused_conv_norm(convs: list[ConvNorm], x: tf.Tensor) -> list[tf.Tensor]:
-    """``[conv(x) for conv in convs]`` as one convolution with the kernels side by side.
+def fused_conv(convs: list[ConvNorm], x: tf.Tensor) -> list[tf.Tensor]:
+    """``[conv.convolve(x) for conv in convs]`` as one convolution with the kernels side by side.
 
     Exactly the same values (each output channel is the same sum); each part then gets its own
-    layer norm, so the statistics stay per gate convolution as in the original. One wide
-    convolution runs faster than several narrow ones on CPU (``bench/README.md``).
+    layer norm (:meth:`ConvNorm.normalize`), so the statistics stay per gate convolution as in
+    the original. One wide convolution runs faster than several narrow ones on CPU
+    (``bench/README.md``).
     """
     kernel = tf.concat([tf.cast(tf.convert_to_tensor(c.kernel.value), x.dtype) for c in convs], -1)
     bias = tf.concat([tf.cast(tf.convert_to_tensor(c.bias.value), x.dtype) for c in convs], -1)
     z = tf.nn.bias_add(conv_same(x, kernel), bias)
-    parts = tf.split(z, [c.filters for c in convs], axis=-1)
-    return [c.normalize(part) for c, part in zip(convs, parts, strict=True)]
+    return tf.split(z, [c.filters for c in convs], axis=-1)
 
 
 class _Cell(keras.layers.Layer):
     """Shared arguments of the three cells."""
 
     def __init__(self, num_hidden: int, filter_size: int, grid: tuple[int, ...],
-                 layer_norm: bool = True, per_channel_peephole: bool = False, **kwargs):
+                 layer_norm: bool = True, per_channel_peephole: bool = False,
+                 recompute_gates: bool = False, **kwargs):
         super().__init__(**kwargs)
         if int(num_hidden) < 1:
             raise ValueError(f"num_hidden must be >= 1; received num_hidden={num_hidden}")
@@ -131,6 +141,7 @@ class _Cell(keras.layers.Layer):
         self.grid = tuple(int(n) for n in grid)
         self.layer_norm = bool(layer_norm)
         self.per_channel_peephole = bool(per_channel_peephole)
+        self.recompute_gates = bool(recompute_gates)
 
     @property
     def rank(self) -> int:
@@ -144,6 +155,14 @@ class _Cell(keras.layers.Layer):
         conv.build((None, *self.grid, c_in))
         return conv
 
+    def _gated(self, gates, variables, *tensors):
+        """``gates(*tensors)``: the layer norms and gate arithmetic that follow the cell's
+        convolutions. With ``recompute_gates`` only ``tensors`` (convolution outputs and states)
+        are stored for the backward pass, which recomputes the rest (``ModelConfig.recompute``)."""
+        if self.recompute_gates:
+            return recomputed(gates, variables)(*tensors)
+        return gates(*tensors)
+
     def _peephole(self, name: str, channels: int):
         shape = (channels,) if self.per_channel_peephole else (*self.grid, channels)
         return self.add_weight(name=name, shape=shape, initializer="glorot_uniform")
@@ -152,7 +171,8 @@ class _Cell(keras.layers.Layer):
         return {**super().get_config(), "num_hidden": self.num_hidden,
                 "filter_size": self.filter_size, "grid": list(self.grid),
                 "layer_norm": self.layer_norm,
-                "per_channel_peephole": self.per_channel_peephole}
+                "per_channel_peephole": self.per_channel_peephole,
+                "recompute_gates": self.recompute_gates}
 
 
 @keras.saving.register_keras_serializable(package="mim3d")
@@ -172,9 +192,17 @@ class SpatioTemporalLSTMCell(_Cell):
                                       layer_norm=False, init="glorot_uniform")
 
     def call(self, x, h, c, m):
-        i_x, g_x, f_x, o_x = tf.split(self.input_to_state(x), 4, axis=-1)
-        i_t, g_t, f_t, o_t = tf.split(self.time_state_to_state(h), 4, axis=-1)
-        i_s, g_s, f_s, o_s = tf.split(self.spatio_state_to_state(m), 4, axis=-1)
+        convs = (self.input_to_state, self.time_state_to_state, self.spatio_state_to_state)
+        weights = [w for conv in convs for w in conv.norm_weights]
+        weights += [self.cell_reduce.kernel, self.cell_reduce.bias]
+        return self._gated(self._gates, weights, self.input_to_state.convolve(x),
+                           self.time_state_to_state.convolve(h),
+                           self.spatio_state_to_state.convolve(m), c, m)
+
+    def _gates(self, z_x, z_t, z_s, c, m):
+        i_x, g_x, f_x, o_x = tf.split(self.input_to_state.normalize(z_x), 4, axis=-1)
+        i_t, g_t, f_t, o_t = tf.split(self.time_state_to_state.normalize(z_t), 4, axis=-1)
+        i_s, g_s, f_s, o_s = tf.split(self.spatio_state_to_state.normalize(z_s), 4, axis=-1)
         i = tf.sigmoid(i_x + i_t)
         i_ = tf.sigmoid(i_x + i_s)
         g = tf.tanh(g_x + g_t)
@@ -221,17 +249,25 @@ class MIMNCell(_Cell):
         self.oc_weight = self._peephole("oc_weight", nh)
 
     def call(self, x, h, c, x_gates=None):
-        """``x_gates``: ``input_to_state(x)`` when already computed (a fused convolution)."""
-        i_h, g_h, f_h, o_h = tf.split(self.state_to_state(h), 4, axis=-1)
-        i_c, f_c = tf.split(tf.concat([c, c], axis=-1) * self.c_t_weight, 2, axis=-1)
-        if x_gates is None:
-            x_gates = self.input_to_state(x)
-        i_x, g_x, f_x, o_x = tf.split(x_gates, 4, axis=-1)
+        """``x_gates``: ``input_to_state.convolve(x)`` when already computed (fused)."""
+        z_h = self.state_to_state.convolve(h)
+        z_x = self.input_to_state.convolve(x) if x_gates is None else x_gates
+        weights = self.state_to_state.norm_weights + self.input_to_state.norm_weights
+        return self._gated(self._gates, weights + [self.c_t_weight, self.oc_weight], z_h, z_x, c)
+
+    def _gates(self, z_h, z_x, c):
+        i_h, g_h, f_h, o_h = tf.split(self.state_to_state.normalize(z_h), 4, axis=-1)
+        # the original's concat([c, c]) · c_t_weight as two products (no 2·nh-channel copy of c
+        # to store); weights cast explicitly, as a recomputation runs outside the autocast scope
+        w_i, w_f = tf.split(tf.cast(self.c_t_weight, c.dtype), 2, axis=-1)
+        i_c, f_c = c * w_i, c * w_f
+        i_x, g_x, f_x, o_x = tf.split(self.input_to_state.normalize(z_x), 4, axis=-1)
         i = tf.sigmoid(i_h + i_c + i_x)
         f = tf.sigmoid(f_h + f_c + f_x + FORGET_BIAS)
         g = g_h + g_x
         new_c = f * c + i * tf.tanh(g)
-        new_h = tf.sigmoid(o_h + o_x + new_c * self.oc_weight) * tf.tanh(new_c)
+        o = tf.sigmoid(o_h + o_x + new_c * tf.cast(self.oc_weight, new_c.dtype))
+        new_h = o * tf.tanh(new_c)
         return new_h, new_c
 
     def original_weights(self, scope: str) -> dict:
@@ -260,16 +296,28 @@ class MIMBlockCell(_Cell):
         self.spatio_state_to_state = self._conv(4 * nh, "spatio_state_to_state", nh)
         self.input_to_state = self._conv(4 * nh, "input_to_state", c_in)
         self.mims = MIMNCell(nh, self.filter_size, self.grid, self.layer_norm,
-                             self.per_channel_peephole, name="mims", dtype=self.dtype_policy)
+                             self.per_channel_peephole, self.recompute_gates, name="mims",
+                             dtype=self.dtype_policy)
         self.mims.build((None, *self.grid, nh))
         self.cell_reduce = self._conv(nh, "cell_reduce", 2 * nh, kernel_size=1,
                                       layer_norm=False, init="glorot_uniform")
 
     def call(self, x, d, h, c, m, s, mims_x_gates=None):
-        """``mims_x_gates``: ``mims.input_to_state(d)`` when already computed (fused)."""
-        i_s, g_s, f_s, o_s = tf.split(self.spatio_state_to_state(m), 4, axis=-1)
-        i_t, g_t, o_t = tf.split(self.time_state_to_state(h), 3, axis=-1)
-        i_x, g_x, f_x, o_x = tf.split(self.input_to_state(x), 4, axis=-1)
+        """``mims_x_gates``: ``mims.input_to_state.convolve(d)`` when already computed (fused)."""
+        z_s = self.spatio_state_to_state.convolve(m)
+        z_t = self.time_state_to_state.convolve(h)
+        z_x = self.input_to_state.convolve(x)
+        t_out, new_s = self.mims(d, c, s, x_gates=mims_x_gates)
+        convs = (self.spatio_state_to_state, self.time_state_to_state, self.input_to_state)
+        weights = [w for conv in convs for w in conv.norm_weights]
+        weights += [self.cell_reduce.kernel, self.cell_reduce.bias]
+        new_h, new_c, new_m = self._gated(self._gates, weights, z_s, z_t, z_x, t_out, m)
+        return new_h, new_c, new_m, new_s
+
+    def _gates(self, z_s, z_t, z_x, t_out, m):
+        i_s, g_s, f_s, o_s = tf.split(self.spatio_state_to_state.normalize(z_s), 4, axis=-1)
+        i_t, g_t, o_t = tf.split(self.time_state_to_state.normalize(z_t), 3, axis=-1)
+        i_x, g_x, f_x, o_x = tf.split(self.input_to_state.normalize(z_x), 4, axis=-1)
         i = tf.sigmoid(i_x + i_t)
         i_ = tf.sigmoid(i_x + i_s)
         g = tf.tanh(g_x + g_t)
@@ -277,10 +325,9 @@ class MIMBlockCell(_Cell):
         f_ = tf.sigmoid(f_x + f_s + FORGET_BIAS)
         o = tf.sigmoid(o_x + o_t + o_s)
         new_m = f_ * m + i_ * g_
-        t_out, new_s = self.mims(d, c, s, x_gates=mims_x_gates)
         new_c = t_out + i * g
         new_h = o * tf.tanh(self.cell_reduce(tf.concat([new_c, new_m], axis=-1)))
-        return new_h, new_c, new_m, new_s
+        return new_h, new_c, new_m
 
     def original_weights(self, scope: str) -> dict:
         names = {}

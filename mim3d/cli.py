@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "grid-sph": "mim3d.formats.sph",
     "fit-normalizer": "mim3d.normalize",
     "evaluate": "mim3d.evaluate",
+    "memory": "mim3d.memory",
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from mim3d.errors import Mim3dError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+RECOMPUTE = ("gates", "steps", "off")
 
 
 def _from_dict(cls, values: dict, what: str):
@@ -47,9 +48,13 @@ class ModelConfig:
             original's per-voxel ``[W', H', D', channels]``; makes the model grid-size
             independent. Off by default, as in the original.
         rank: number of spatial dimensions: 3 for the product, 2 for 2D MIM (tests, teaching).
-        recompute: memory-saving mode: keep only each time step's inputs and states for the
-            backward pass and recompute the step's activations there (``tf.recompute_grad``);
-            identical gradients, about one more forward pass of time (see ``bench/README.md``).
+        recompute: what the backward pass recomputes instead of storing (``tf.recompute_grad``;
+            same gradients to round-off; measurements in ``bench/README.md``):
+            ``"gates"`` (default) the layer norms and gate arithmetic after each cell's
+            convolutions, from the stored convolution outputs: a few per cent of time, ~40 %
+            less memory; ``"steps"`` whole time steps from their inputs and states: about one
+            more forward pass of time, the least memory; ``"off"`` nothing, as the original.
+            ``True``/``False`` (older run files) mean ``"steps"``/``"off"``.
         precision: ``"float32"`` (the original), ``"mixed_bfloat16"`` or ``"mixed_float16"``: the
             Keras dtype policy of the cells (float32 weights, half-precision convolutions;
             layer-norm statistics and the returned frames stay float32). Meant for GPUs; with
@@ -70,7 +75,7 @@ class ModelConfig:
     layer_norm: bool = True
     per_channel_peephole: bool = False
     rank: int = 3
-    recompute: bool = False
+    recompute: str = "gates"
     precision: str = "float32"
     residual: bool = False
 
@@ -85,6 +90,10 @@ class ModelConfig:
                 ) from None
         nh = tuple(int(v) for v in nh)
         object.__setattr__(self, "num_hidden", nh)
+        if isinstance(self.recompute, bool):  # older run files: recompute: true / false
+            object.__setattr__(self, "recompute", "steps" if self.recompute else "off")
+        if self.recompute not in RECOMPUTE:
+            raise Mim3dError(f"recompute must be one of {RECOMPUTE}; got {self.recompute!r}")
         if self.precision not in PRECISIONS:
             raise Mim3dError(f"precision must be one of {PRECISIONS}; got {self.precision!r}")
         if self.rank not in (2, 3):

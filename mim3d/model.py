@@ -27,10 +27,11 @@ from mim3d.cells import (
     MIMNCell,
     SpatioTemporalLSTMCell,
     _channel_glorot,
-    fused_conv_norm,
+    fused_conv,
 )
 from mim3d.config import ModelConfig
 from mim3d.forecaster import Forecaster
+from mim3d.recompute import recomputed, with_weights
 
 MIMN_CONV_INIT = 0.001  # the original MIMN's kernel initialiser U(±0.001)
 
@@ -47,7 +48,8 @@ class MIM(Forecaster):
         grid, c = config.patched_grid, config.patched_channels
         policy = self.cell_policy
         common = dict(filter_size=config.filter_size, grid=grid, layer_norm=config.layer_norm,
-                      per_channel_peephole=config.per_channel_peephole, dtype=policy)
+                      per_channel_peephole=config.per_channel_peephole,
+                      recompute_gates=config.recompute == "gates", dtype=policy)
         self.stlstm = SpatioTemporalLSTMCell(nh, name="stlstm_1", **common)
         self.blocks = [MIMBlockCell(nh, name=f"stlstm_{l + 1}", **common)
                        for l in range(1, config.num_layers)]
@@ -89,7 +91,7 @@ class MIM(Forecaster):
             mims_gates = diff_gates = None
             if self.fuse and not first and l + 1 < n_layers:
                 # Dˡ feeds MIM-S of block l and MIMN l+1: one convolution for both
-                mims_gates, diff_gates = fused_conv_norm(
+                mims_gates, diff_gates = fused_conv(
                     [self.blocks[l - 1].mims.input_to_state, self.diffs[l].input_to_state],
                     d[l - 1])
             h[l], c[l], m, s[l - 1] = self.blocks[l - 1](h[l - 1], d[l - 1], h[l], c[l], m,
@@ -100,30 +102,19 @@ class MIM(Forecaster):
         return y, (h, c, s, d, n, m)
 
     def _step_fn(self, first: bool):
-        """``_step`` on flat tensors; with ``config.recompute`` its activations are recomputed
-        in the backward pass instead of stored (only the step's inputs are kept)."""
+        """``_step`` on flat tensors, with the weights read once (outside the time loop, so the
+        loop does not store a copy of every weight per step for the backward pass). With
+        ``config.recompute == "steps"`` the whole step is recomputed in the backward pass."""
 
         def step(x_in, *flat):
             state = tf.nest.pack_sequence_as(self._state_structure, list(flat))
             y, new_state = self._step(x_in, state, first=first)
             return (y, *tf.nest.flatten(new_state))
 
-        if not self.config.recompute:
-            return step
-        # The weights enter as arguments (read once, outside the time loop) and replace the
-        # variables through a StatelessScope: a recomputed step must not capture variables
-        # inside the while loop's gradient, which TensorFlow cannot differentiate.
         variables = list(self.trainable_variables)
-        n_state = len(tf.nest.flatten(self._state_structure))
-
-        @tf.recompute_grad
-        def pure_step(x_in, *args):
-            flat, weights = args[:n_state], args[n_state:]
-            with keras.StatelessScope(state_mapping=list(zip(variables, weights, strict=True))):
-                return step(x_in, *flat)
-
-        weights = [tf.convert_to_tensor(v.value) for v in variables]
-        return lambda x_in, *flat: pure_step(x_in, *flat, *weights)
+        if self.config.recompute == "steps":
+            step = recomputed(step, variables)
+        return with_weights(step, variables)
 
     def initial_state(self, x0):
         n_layers = self.config.num_layers

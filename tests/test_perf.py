@@ -11,12 +11,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import reference_sets
-from mim3d.cells import ConvNorm, fused_conv_norm
+from mim3d.cells import ConvNorm, fused_conv
 from mim3d.config import ModelConfig
 from mim3d.convert import model_from_original
 from mim3d.dummy import write_dummy_well
 from mim3d.errors import Mim3dError
 from mim3d.flops import conv_shapes, forward_flops, train_step_flops
+from mim3d.memory import stored_per_step
 from mim3d.model import MIM, l2_loss
 from mim3d.predict import predict
 from mim3d.runconfig import load_run_config
@@ -56,10 +57,11 @@ def batch():
     return tf.constant(x), tf.constant(mask)
 
 
-def test_recompute_gives_the_same_loss_and_gradients(batch):
-    model = MIM(TINY)
+@pytest.mark.parametrize("mode", ["gates", "steps"])
+def test_recompute_gives_the_same_loss_and_gradients(batch, mode):
+    model = MIM(dataclasses.replace(TINY, recompute="off"))
     y, loss, grads = _loss_and_grads(model, *batch)
-    y2, loss2, grads2 = _loss_and_grads(_twin(model, recompute=True), *batch)
+    y2, loss2, grads2 = _loss_and_grads(_twin(model, recompute=mode), *batch)
     np.testing.assert_allclose(y2, y, atol=1e-6)
     assert abs(float(loss2) - float(loss)) <= 1e-6 * abs(float(loss))
     assert _max_rel([g.numpy() for g in grads], [g.numpy() for g in grads2]) <= 1e-5
@@ -72,10 +74,10 @@ def test_fused_convolution_equals_separate_ones():
     for conv in convs:
         conv.build(x.shape)
         conv.bias.assign(rng.normal(size=conv.bias.shape).astype(np.float32))
-    fused = fused_conv_norm(convs, x)
+    fused = fused_conv(convs, x)
     for conv, part in zip(convs, fused, strict=True):
         assert part.shape == (2, 5, 5, 5, conv.filters)
-        np.testing.assert_allclose(part, conv(x), atol=1e-6)
+        np.testing.assert_allclose(conv.normalize(part), conv(x), atol=1e-6)
 
 
 def test_fused_model_equals_unfused(batch):
@@ -102,6 +104,42 @@ def test_mixed_precision_forward_close_to_fixture(path, precision, tol):
     err = np.abs(out - np.load(path / "outputs_test.npy")).max()
     assert err <= tol, err
     assert err > 1e-6  # it really ran in half precision
+
+
+def test_memory_modes_store_less_and_never_a_weight_per_step():
+    """Bytes the time loop keeps per step for the backward pass, read from the traced graph:
+    "gates" keeps convolution outputs and states only, "steps" the step's inputs only."""
+    config = dataclasses.replace(TINY, filter_size=3, img_width=8)
+    stored = {mode: stored_per_step(MIM(dataclasses.replace(config, recompute=mode)))
+              for mode in ("off", "gates", "steps")}
+    assert all(s["weights"] == 0 for s in stored.values())  # weights are read once per step
+    assert stored["steps"]["bytes"] < 0.5 * stored["gates"]["bytes"]
+    assert stored["gates"]["bytes"] < 0.75 * stored["off"]["bytes"]
+    # "steps" keeps the step's inputs: 13 state tensors (H, C ×3; S, D, N ×2; M) of 3 channels,
+    # the frame and the frame fed in (1 channel each)
+    assert stored["steps"]["bytes"] <= 4 * 8**3 * (13 * 3 + 2) + 64  # + a few scalars
+
+
+def test_memory_command_prints_every_mode(capsys):
+    from mim3d.cli import main
+
+    sets = ["model.num_hidden=[3,3]", "model.filter_size=1", "model.img_width=4",
+            "train.total_length=4", "train.input_length=2"]
+    assert main(["memory", *[a for kv in sets for a in ("--set", kv)]]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[2:]}
+    assert set(rows) == {"gates", "steps", "off"}
+    assert rows["steps"] < rows["gates"] < rows["off"]
+    assert "(default)" in out and "3 time steps" in out
+    assert main(["memory", "--set", "model.architecture=convlstm"]) == 2  # one clear line
+
+
+def test_recompute_accepts_older_booleans_and_refuses_unknown_modes():
+    assert ModelConfig(recompute=True).recompute == "steps"
+    assert ModelConfig(recompute=False).recompute == "off"
+    assert ModelConfig().recompute == "gates"
+    with pytest.raises(Mim3dError, match="recompute must be one of"):
+        ModelConfig(recompute="layers")
 
 
 def test_unknown_precision_is_refused():

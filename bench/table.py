@@ -1,0 +1,55 @@
+"""Print the Markdown table of ``bench/README.md`` from ``bench/results/train.json``.
+
+Run: ``.venv/bin/python bench/table.py [results/train.json]``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+MODES = {"gates": "`gates` (default)", "steps": "`steps`", "off": "`off` (as the original)"}
+
+
+def rows(results: dict):
+    reference = results["reference_original"]
+    for name in ("C", "D"):
+        part = results.get(name, {})
+        if not part:
+            continue
+        for key, row in part.items():
+            if not key.startswith("train_"):
+                continue
+            mode = key.removeprefix("train_")
+            label = MODES.get(mode, f"`{mode}`")
+            if name == "C":
+                if "s_per_step" not in row:
+                    continue
+                time, rss = f"{row['s_per_step']:.2f}", row["peak_rss_gb"]
+                gflops, frac, how = row["gflop_per_s"], row.get("roofline_fraction"), "5 steps"
+            else:
+                t20 = row.get("T20")
+                if not t20:
+                    continue
+                time, rss = f"{t20['s_per_step']:.0f}", t20["peak_rss_gb"]
+                gflops, frac = t20.get("gflop_per_s"), t20.get("roofline_fraction")
+                how = (f"T = 20, {t20['time_from']}" if t20.get("measured")
+                       else "extrapolated from T = 3, 4")
+            ref = reference[name]["peak_rss_gb"]
+            yield (f"| {name} | {label} | {time} | {rss:.2f} GB ({rss / ref:.2f}×) | "
+                   f"{gflops} | {frac if frac is not None else '—'} | {how} |")
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results/train.json"
+    results = json.loads(path.read_text())
+    print("| config | `recompute` | s / step | peak RSS (× original) | GFLOP/s | roofline "
+          "fraction | how |")
+    print("|---|---|---|---|---|---|---|")
+    for line in rows(results):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
