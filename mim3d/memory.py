@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -90,15 +91,29 @@ def _main(args: argparse.Namespace) -> int:
     from mim3d.model import MIM
     from mim3d.runconfig import load_run_config
 
-    run = load_run_config(args.config, args.set)
+    run = load_run_config(args.config, args.set, need_data=False)
     model = dict(run.model)
     if model.pop("architecture", "mim") != "mim":
         raise Mim3dError("mim3d memory measures the 3D-MIM model (model.architecture: mim); "
                          "the recompute modes do not apply to the baselines")
+    note = ""
+    if "img_width" not in model:  # as the trainer: the grid and channels of the data
+        data_path = run.data.get("path")
+        if data_path and Path(data_path).exists():
+            from mim3d.data import DataConfig, open_source
+
+            data = DataConfig(**{**run.data, "total_length": run.train.total_length,
+                                 "batch_size": run.train.batch_size})
+            grid = [n // data.downsample for n in open_source(data.path, "train").grid]
+            model = {**dict(zip(("img_width", "img_height", "img_depth"), grid, strict=True)),
+                     "img_channel": len(data.channels), **model}
+        else:
+            note = (" (no model.img_width and no data at data.path: the default grid; "
+                    "give --set model.img_width=N)")
     config = ModelConfig.from_dict(model)
     batch, steps = run.train.batch_size, run.train.total_length - 1
     print(f"grid {config.grid}, num_hidden {config.num_hidden}, filter {config.filter_size}, "
-          f"batch {batch}, {steps} time steps")
+          f"batch {batch}, {steps} time steps{note}")
     print(f"{'recompute':10s} {'MiB / step':>11s} {'GiB for all steps':>18s}")
     for mode in RECOMPUTE:
         stored = stored_per_step(MIM(dataclasses.replace(config, recompute=mode)), batch)

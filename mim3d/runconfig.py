@@ -117,8 +117,9 @@ def apply_set(sections: dict, assignment: str) -> None:
 
 
 def load_run_config(path: str | Path | None = None, sets: list[str] = (),
-                    base: dict | None = None) -> RunConfig:
-    """Read ``path`` (YAML), apply ``--set`` overrides, and validate every section."""
+                    base: dict | None = None, need_data: bool = True) -> RunConfig:
+    """Read ``path`` (YAML), apply ``--set`` overrides, and validate every section
+    (``need_data=False``: ``data.path`` may be missing, for commands that read no data)."""
     raw: dict = dict(base or {})
     if path is not None:
         path = Path(path)
@@ -144,7 +145,7 @@ def load_run_config(path: str | Path | None = None, sets: list[str] = (),
     bad_model = sorted(set(sections["model"]) - set(MODEL_KEYS) - {"architecture"})
     if bad_model:
         raise Mim3dError(f"unknown model setting(s) {bad_model}; valid: {list(MODEL_KEYS)}")
-    if "path" not in sections["data"]:
+    if need_data and "path" not in sections["data"]:
         raise Mim3dError("the config needs data.path (a data folder, .hdf5, .npy or .npz)")
     train = TrainConfig.from_dict(sections["train"])
     return RunConfig(model=sections["model"], train=train, data=sections["data"])
