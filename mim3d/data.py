@@ -292,6 +292,11 @@ def open_source(source: Any, split: str = "train") -> Source:
     return src
 
 
+def model_grid(config: DataConfig, split: str = "train") -> tuple[int, ...]:
+    """The grid a model trained on this data sees: the source's grid after ``downsample``."""
+    return tuple(n // config.downsample for n in open_source(config.path, split).grid)
+
+
 def _describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 

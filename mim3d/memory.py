@@ -100,11 +100,11 @@ def _main(args: argparse.Namespace) -> int:
     if "img_width" not in model:  # as the trainer: the grid and channels of the data
         data_path = run.data.get("path")
         if data_path and Path(data_path).exists():
-            from mim3d.data import DataConfig, open_source
+            from mim3d.data import DataConfig, model_grid
 
             data = DataConfig(**{**run.data, "total_length": run.train.total_length,
                                  "batch_size": run.train.batch_size})
-            grid = [n // data.downsample for n in open_source(data.path, "train").grid]
+            grid = model_grid(data)
             model = {**dict(zip(("img_width", "img_height", "img_depth"), grid, strict=True)),
                      "img_channel": len(data.channels), **model}
         else:

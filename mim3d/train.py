@@ -36,7 +36,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from mim3d.config import ModelConfig, TrainConfig
-from mim3d.data import DataConfig, load_arrays, make_dataset, open_source, resolve_normalizer
+from mim3d.data import DataConfig, load_arrays, make_dataset, model_grid, resolve_normalizer
 from mim3d.data import steps_per_epoch as data_steps_per_epoch
 from mim3d.errors import Mim3dError
 from mim3d.io import atomic_write
@@ -257,8 +257,7 @@ class Trainer:
         cfg = self.cfg
         self.data = DataConfig(**{**run.data, "total_length": cfg.total_length,
                                   "batch_size": cfg.batch_size, "seed": cfg.seed})
-        source = open_source(self.data.path, "train")
-        grid = tuple(n // self.data.downsample for n in source.grid)
+        grid = model_grid(self.data)
         model_dict = {"img_width": grid[0], "img_height": grid[1], "img_depth": grid[2],
                       "img_channel": len(self.data.channels), **run.model}
         self.architecture = model_dict.pop("architecture", "mim")
