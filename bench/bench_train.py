@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="C only (a minute or two)")
     parser.add_argument("--full-d", action="store_true",
-                        help="also measure D's peak memory at T = 20 itself (~30 min more)")
+                        help="also measure D at T = 20 itself (~35 min more)")
     parser.add_argument("--only", choices=("C", "D"), help="measure one configuration only")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -351,8 +351,7 @@ def measure_c(c: dict, save) -> None:
     c["data"] = run_child({"kind": "data", "config": "C"})
     for key, row in c.items():
         if key.startswith("train") and "s_per_step" in row and "gflop_per_s" in c["roofline"]:
-            row["roofline_fraction"] = round(
-                row["gflop_per_s"] / c["roofline"]["gflop_per_s"]["best"], 3)
+            row["roofline_fraction"] = _roofline_fraction(row["gflop_per_s"], c["roofline"])
     save()
 
 
@@ -397,8 +396,11 @@ def _fractions(row: dict, run: dict, roofline: dict) -> None:
     if "gflop_per_s" in roofline:
         row["T20"]["gflop_per_s"] = run["gflop_per_s"]
         row["T20"]["gflop_per_s_from"] = f"T = {run['total_length']}"
-        row["T20"]["roofline_fraction"] = round(run["gflop_per_s"]
-                                                / roofline["gflop_per_s"]["best"], 3)
+        row["T20"]["roofline_fraction"] = _roofline_fraction(run["gflop_per_s"], roofline)
+
+
+def _roofline_fraction(gflop_per_s: float, roofline: dict) -> float:
+    return round(gflop_per_s / roofline["gflop_per_s"]["best"], 3)
 
 if __name__ == "__main__":
     main()

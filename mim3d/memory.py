@@ -39,6 +39,8 @@ def stored_per_step(model, batch: int = 1) -> dict:
         ``{"bytes": int, "tensors": int, "by_op": {op type: bytes}, "weights": int}`` where
         ``weights`` counts variable reads stored per step (0 when weights are read once).
     """
+    from mim3d.model import l2_loss
+
     cfg = model.config
     x = tf.zeros((batch, 3, *cfg.grid, cfg.img_channel))
 
@@ -46,7 +48,7 @@ def stored_per_step(model, batch: int = 1) -> dict:
     def loss_and_grads(x):
         with tf.GradientTape() as tape:
             y = model(x, input_length=1, training=True)
-            loss = tf.reduce_sum(tf.square(tf.cast(y, tf.float32) - x[:, 1:]))
+            loss = l2_loss(y, x)
         return tape.gradient(loss, model.trainable_variables)
 
     graph = loss_and_grads.get_concrete_function(x).graph
