@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import reference_sets
-from mim3d.cells import ConvNorm, fused_conv
+from mim3d.cells import LN_EPSILON, ConvNorm, fused_conv, tensor_layer_norm
 from mim3d.config import ModelConfig
 from mim3d.convert import model_from_original
 from mim3d.dummy import write_dummy_well
@@ -66,6 +66,32 @@ def test_recompute_gives_the_same_loss_and_gradients(batch, mode):
     np.testing.assert_allclose(y2, y, atol=1e-6)
     assert abs(float(loss2) - float(loss)) <= 1e-6 * abs(float(loss))
     assert _max_rel([g.numpy() for g in grads], [g.numpy() for g in grads2]) <= 1e-5
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 5, 4, 12), (1, 7, 6, 3), (3, 9, 2)])
+def test_layer_norm_gradient_written_out_equals_automatic_one(shape):
+    """Same forward values as the original's operations; gradients to float32 round-off."""
+    rng = np.random.default_rng(0)
+    z = tf.constant(rng.normal(2.0, 3.0, shape).astype(np.float32))
+    scale = tf.constant(rng.normal(1.0, 0.3, shape[-1]).astype(np.float32))
+    offset = tf.constant(rng.normal(0.0, 0.3, shape[-1]).astype(np.float32))
+    dy = tf.constant(rng.normal(size=shape).astype(np.float32))
+
+    def automatic(z, scale, offset):
+        mean, var = tf.nn.moments(z, list(range(1, len(shape))), keepdims=True)
+        inv = scale * tf.math.rsqrt(var + LN_EPSILON)
+        return z * inv + (offset - mean * inv)
+
+    results = []
+    for norm in (automatic, tensor_layer_norm):
+        with tf.GradientTape() as tape:
+            tape.watch([z, scale, offset])
+            y = norm(z, scale, offset)
+        results.append([y, *tape.gradient(y, [z, scale, offset], output_gradients=dy)])
+    (y, *grads), (y2, *grads2) = results
+    np.testing.assert_array_equal(y2, y)
+    for g, g2 in zip(grads, grads2, strict=True):
+        np.testing.assert_allclose(g2, g, rtol=1e-5, atol=1e-5 * float(tf.reduce_max(abs(g))))
 
 
 def test_fused_convolution_equals_separate_ones():
