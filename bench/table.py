@@ -27,7 +27,8 @@ def rows(results: dict):
                 if "s_per_step" not in row:
                     continue
                 time, rss = f"{row['s_per_step']:.2f}", row["peak_rss_gb"]
-                gflops, frac, how = row["gflop_per_s"], row.get("roofline_fraction"), "5 steps"
+                gflops, frac = row["gflop_per_s"], row.get("roofline_fraction")
+                how = f"median of {len(row['step_times_s'])} steps"
             else:
                 t20 = row.get("T20")
                 if not t20:
@@ -37,6 +38,12 @@ def rows(results: dict):
                 how = (f"T = 20, {t20['time_from']}" if t20.get("measured")
                        else "extrapolated from T = 3, 4")
             ref = reference[name]["peak_rss_gb"]
+            if name == "D" and "runs" in row and "s_per_step" in row["runs"][-1]:
+                run = row["runs"][-1]
+                rss4 = run["peak_rss_gb"]
+                yield (f"| D, T = {run['total_length']} | {label} | {run['s_per_step']:.1f} | "
+                       f"{rss4:.2f} GB | {run['gflop_per_s']} | "
+                       f"{run.get('roofline_fraction_paired', '—')} | second call |")
             yield (f"| {name} | {label} | {time} | {rss:.2f} GB ({rss / ref:.2f}×) | "
                    f"{gflops} | {frac if frac is not None else '—'} | {how} |")
 
