@@ -6,7 +6,9 @@ Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``
 
 * **train**: one optimizer step (``GradientTape`` + the original loss + ``OriginalAdam``, as
   ``Trainer._build_train_fn``) compiled once; the trace (``get_concrete_function``), the first
-  call (graph optimisation + a step) and the following steps are timed separately;
+  call (graph optimisation + a step) and the following steps are timed separately, each
+  timed step right after a roofline measurement in the same process (the fraction is their
+  median ratio: the machine's speed drifts by ±10 % over minutes);
 * **forecast**: ``MIM.forecast`` (test mode);
 * **roofline**: bare Conv3D forward + backward at every convolution shape of the model, both
   TensorFlow's own gradient and :func:`mim3d.conv.conv_same`; per shape the faster one counts,
