@@ -9,6 +9,9 @@ Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``
   call (graph optimisation + a step) and the following steps are timed separately, each
   timed step right after a roofline measurement in the same process (the fraction is their
   median ratio: the machine's speed drifts by ±10 % over minutes);
+* **versus_original**: the default model against the original's operations (TensorFlow's own
+  Conv3D gradients, the layer norm differentiated automatically, no fused convolutions, all
+  activations stored), steps alternating in one process; their median time ratio;
 * **forecast**: ``MIM.forecast`` (test mode);
 * **roofline**: bare Conv3D forward + backward at every convolution shape of the model, both
   TensorFlow's own gradient and :func:`mim3d.conv.conv_same`; per shape the faster one counts,
@@ -29,6 +32,7 @@ bytes the time loop stores per step for the backward pass are read from the trac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -141,6 +145,77 @@ def job_train(job: dict) -> dict:
         out["conv_only_s"] = [round(c, 3) for c in conv_s]
         out["roofline_fraction_paired"] = round(float(np.median(
             [c / t for c, t in zip(conv_s, times, strict=True)])), 3)
+    return out
+
+
+@contextlib.contextmanager
+def _original_operations():
+    """Models built inside compute as the original code does: TensorFlow's own Conv3D gradients
+    (not :func:`mim3d.conv.conv_same`) and the layer norm differentiated automatically through
+    ``tf.nn.moments`` (not :func:`mim3d.cells.tensor_layer_norm`'s written-out gradient). With
+    ``recompute="off"`` and ``MIM.fuse = False`` this is the original's arithmetic, op for op."""
+    import tensorflow as tf
+
+    import mim3d.cells as cells
+
+    def native_conv(x, kernel):
+        return tf.nn.convolution(x, kernel, padding="SAME")
+
+    def autodiff_layer_norm(z, scale, offset):
+        mean, var = tf.nn.moments(z, list(range(1, len(z.shape))), keepdims=True)
+        inv = scale * tf.math.rsqrt(var + cells.LN_EPSILON)
+        return z * inv + (offset - mean * inv)
+
+    saved = cells.conv_same, cells.tensor_layer_norm
+    cells.conv_same, cells.tensor_layer_norm = native_conv, autodiff_layer_norm
+    try:
+        yield
+    finally:
+        cells.conv_same, cells.tensor_layer_norm = saved
+
+
+def job_versus_original(job: dict) -> dict:
+    """The default model against the original's operations (:func:`_original_operations`, all
+    activations stored, no fused convolutions) in one process, their steps alternating, so the
+    machine's drift cancels: ``speedup`` is the median over rounds of original ÷ mim3d time."""
+    import numpy as np
+    import tensorflow as tf
+
+    from mim3d.flops import train_step_flops
+    from mim3d.model import MIM
+    from mim3d.optim import OriginalAdam
+
+    spec = CONFIGS[job["config"]]
+    t_len = job.get("total_length", spec["total_length"])
+    lin = min(spec["input_length"], t_len - 1)
+    batch = spec["batch"]
+    cfg = _model_config(job)
+    x = tf.constant(np.random.default_rng(0).random((batch, t_len, *cfg.grid, cfg.img_channel),
+                                                    np.float32))
+    mask = tf.zeros((batch, t_len - lin - 1), tf.float32)
+    steps = {}
+    for name in ("mim3d", "original_ops"):
+        original = name == "original_ops"
+        with _original_operations() if original else contextlib.nullcontext():
+            model = MIM(_model_config({**job, "recompute": "off" if original else "gates"}))
+            model.fuse = not original
+            optimizer = OriginalAdam(learning_rate=1e-4)
+            optimizer.build(model.trainable_variables)
+            steps[name] = _train_step_fn(model, optimizer)
+            float(steps[name](x, tf.constant(lin), mask))  # traced and compiled here
+    times = {name: [] for name in steps}
+    for _ in range(job.get("rounds", 3)):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            float(step(x, tf.constant(lin), mask))
+            times[name].append(time.perf_counter() - t0)
+    flops = train_step_flops(cfg, batch, t_len)
+    ratios = [o / m for o, m in zip(times["original_ops"], times["mim3d"], strict=True)]
+    out = {"total_length": t_len, "batch": batch, "speedup": round(float(np.median(ratios)), 3)}
+    for name, ts in times.items():
+        s = float(np.median(ts))
+        out[name] = {"step_times_s": [round(t, 3) for t in ts], "s_per_step": round(s, 3),
+                     "gflop_per_s": round(flops / s / 1e9, 2)}
     return out
 
 
@@ -308,7 +383,8 @@ def job_stored(job: dict) -> dict:
             "mib_by_op": {k: round(v / 2**20, 1) for k, v in stored["by_op"].items() if v}}
 
 
-JOBS = {"stored": job_stored, "train": job_train, "forecast": job_forecast, "roofline": job_roofline, "data": job_data}
+JOBS = {"stored": job_stored, "train": job_train, "forecast": job_forecast,
+        "roofline": job_roofline, "data": job_data, "versus_original": job_versus_original}
 
 
 def run_child(job: dict, timeout: float | None = None) -> dict:
@@ -384,6 +460,7 @@ def measure_c(c: dict, save) -> None:
     c["train_bfloat16"] = run_child({"kind": "train", "config": "C", "steps": 3,
                                      "precision": "mixed_bfloat16"})
     c["data"] = run_child({"kind": "data", "config": "C"})
+    c["versus_original"] = run_child({"kind": "versus_original", "config": "C", "rounds": 5})
     for key, row in c.items():
         if key.startswith("train") and "s_per_step" in row:
             _fraction_of(row, row, c["roofline"])
@@ -411,6 +488,9 @@ def measure_d(d: dict, save, full: bool) -> None:
                              "total_length": 20, "recompute": mode})
             record_t20(d[f"train_{mode}"], run, d["roofline"])
             save()
+    d["versus_original"] = run_child({"kind": "versus_original", "config": "D",
+                                      "total_length": 3, "rounds": 2})
+    save()
     d["forecast"] = run_child({"kind": "forecast", "config": "D",
                                "total_length": 20 if full else 4})
 

@@ -1,4 +1,4 @@
-"""Print the Markdown table of ``bench/README.md`` from ``bench/results/train.json``.
+"""Print the Markdown tables of ``bench/README.md`` from ``bench/results/train.json``.
 
 Run: ``.venv/bin/python bench/table.py [results/train.json]``.
 """
@@ -48,6 +48,19 @@ def rows(results: dict):
                    f"{gflops} | {frac if frac is not None else '—'} | {how} |")
 
 
+def versus_rows(results: dict):
+    """One row per configuration with a ``versus_original`` measurement."""
+    for name in ("C", "D"):
+        row = results.get(name, {}).get("versus_original", {})
+        if "speedup" not in row:
+            continue
+        mine, orig = row["mim3d"], row["original_ops"]
+        yield (f"| {name}, T = {row['total_length']} | {mine['s_per_step']:.2f} "
+               f"({mine['gflop_per_s']} GFLOP/s) | {orig['s_per_step']:.2f} "
+               f"({orig['gflop_per_s']} GFLOP/s) | **{row['speedup']:.2f}×** | "
+               f"{len(mine['step_times_s'])} |")
+
+
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results/train.json"
     results = json.loads(path.read_text())
@@ -56,6 +69,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for line in rows(results):
         print(line)
+    versus = list(versus_rows(results))
+    if versus:
+        print()
+        print("| config | mim3d default, s / step | the original's operations, s / step | "
+              "speedup | rounds |")
+        print("|---|---|---|---|---|")
+        for line in versus:
+            print(line)
 
 
 if __name__ == "__main__":

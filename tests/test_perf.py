@@ -4,7 +4,9 @@ precision, one trace of the training step, and the analytic FLOP count (timings 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -115,6 +117,27 @@ def test_fused_model_equals_unfused(batch):
     separate = _twin(model)
     separate.fuse = False
     y2, loss2, grads2 = _loss_and_grads(separate, *batch)
+    assert np.abs(y.numpy() - y2.numpy()).max() <= 1e-6
+    assert _max_rel([g.numpy() for g in grads], [g.numpy() for g in grads2]) <= 1e-5
+
+
+def test_benchmarks_original_operations_compute_the_same_model(batch):
+    """``bench/``'s speed comparison with the original's operations compares like with like."""
+    import mim3d.cells as cells
+    from mim3d.conv import conv_same
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_train", Path(__file__).parents[1] / "bench" / "bench_train.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = MIM(TINY)
+    y, loss, grads = _loss_and_grads(model, *batch)
+    with bench._original_operations():
+        assert cells.conv_same is not conv_same
+        original = _twin(model, recompute="off")
+        original.fuse = False
+        y2, loss2, grads2 = _loss_and_grads(original, *batch)  # traced inside
+    assert cells.conv_same is conv_same and cells.tensor_layer_norm is tensor_layer_norm
     assert np.abs(y.numpy() - y2.numpy()).max() <= 1e-6
     assert _max_rel([g.numpy() for g in grads], [g.numpy() for g in grads2]) <= 1e-5
 
