@@ -75,11 +75,15 @@ def _grappler(job: dict) -> None:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 
-def _train_step_fn(model, optimizer):
+def _train_step_fn(model):
+    """One optimizer step of ``model`` (its own ``OriginalAdam``), compiled once for any input."""
     import tensorflow as tf
 
     from mim3d.model import l2_loss
+    from mim3d.optim import OriginalAdam
 
+    optimizer = OriginalAdam(learning_rate=1e-4)
+    optimizer.build(model.trainable_variables)
     cfg = model.config
     spec_x = tf.TensorSpec((None, None, *cfg.grid, cfg.img_channel), tf.float32)
 
@@ -96,33 +100,37 @@ def _train_step_fn(model, optimizer):
     return step
 
 
-def job_train(job: dict) -> dict:
+def _train_batch(job: dict, cfg):
+    """``(x, input_length, mask, total_length, batch)``: random frames in [0, 1) for a step."""
     import numpy as np
     import tensorflow as tf
 
-    from mim3d.flops import train_step_flops
-    from mim3d.model import MIM
-    from mim3d.optim import OriginalAdam
-
-    _grappler(job)
     spec = CONFIGS[job["config"]]
     t_len = job.get("total_length", spec["total_length"])
     lin = min(spec["input_length"], t_len - 1)
     batch = spec["batch"]
+    x = tf.constant(np.random.default_rng(0).random((batch, t_len, *cfg.grid, cfg.img_channel),
+                                                    np.float32))
+    return x, tf.constant(lin), tf.zeros((batch, t_len - lin - 1), tf.float32), t_len, batch
+
+
+def job_train(job: dict) -> dict:
+    import numpy as np
+
+    from mim3d.flops import train_step_flops
+    from mim3d.model import MIM
+
+    _grappler(job)
     cfg = _model_config(job)
     model = MIM(cfg)
-    optimizer = OriginalAdam(learning_rate=1e-4)
-    optimizer.build(model.trainable_variables)
-    step = _train_step_fn(model, optimizer)
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.random((batch, t_len, *cfg.grid, cfg.img_channel), np.float32))
-    mask = tf.zeros((batch, t_len - lin - 1), tf.float32)
+    step = _train_step_fn(model)
+    x, lin, mask, t_len, batch = _train_batch(job, cfg)
     rss_built = _peak_rss_gb()
     t0 = time.perf_counter()
-    step.get_concrete_function(x, tf.constant(lin), mask)
+    step.get_concrete_function(x, lin, mask)
     trace_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    float(step(x, tf.constant(lin), mask))
+    float(step(x, lin, mask))
     first_s = time.perf_counter() - t0
     # each timed step follows a roofline measurement (best of 3 per shape), so the fraction
     # compares neighbouring measurements: the machine's speed drifts by ±10 % over minutes
@@ -131,7 +139,7 @@ def job_train(job: dict) -> dict:
     for _ in range(job.get("steps", 3)):
         conv_s.append(_conv_only_s(cfg, t_len, _roofline_best(fns, 3))["best"])
         t0 = time.perf_counter()
-        float(step(x, tf.constant(lin), mask))
+        float(step(x, lin, mask))
         times.append(time.perf_counter() - t0)
     s_step = float(np.median(times)) if times else first_s
     flops = train_step_flops(cfg, batch, t_len)
@@ -179,35 +187,25 @@ def job_versus_original(job: dict) -> dict:
     activations stored, no fused convolutions) in one process, their steps alternating, so the
     machine's drift cancels: ``speedup`` is the median over rounds of original ÷ mim3d time."""
     import numpy as np
-    import tensorflow as tf
 
     from mim3d.flops import train_step_flops
     from mim3d.model import MIM
-    from mim3d.optim import OriginalAdam
 
-    spec = CONFIGS[job["config"]]
-    t_len = job.get("total_length", spec["total_length"])
-    lin = min(spec["input_length"], t_len - 1)
-    batch = spec["batch"]
     cfg = _model_config(job)
-    x = tf.constant(np.random.default_rng(0).random((batch, t_len, *cfg.grid, cfg.img_channel),
-                                                    np.float32))
-    mask = tf.zeros((batch, t_len - lin - 1), tf.float32)
+    x, lin, mask, t_len, batch = _train_batch(job, cfg)
     steps = {}
     for name in ("mim3d", "original_ops"):
         original = name == "original_ops"
         with _original_operations() if original else contextlib.nullcontext():
             model = MIM(_model_config({**job, "recompute": "off" if original else "gates"}))
             model.fuse = not original
-            optimizer = OriginalAdam(learning_rate=1e-4)
-            optimizer.build(model.trainable_variables)
-            steps[name] = _train_step_fn(model, optimizer)
-            float(steps[name](x, tf.constant(lin), mask))  # traced and compiled here
+            steps[name] = _train_step_fn(model)
+            float(steps[name](x, lin, mask))  # traced and compiled here
     times = {name: [] for name in steps}
     for _ in range(job.get("rounds", 3)):
         for name, step in steps.items():
             t0 = time.perf_counter()
-            float(step(x, tf.constant(lin), mask))
+            float(step(x, lin, mask))
             times[name].append(time.perf_counter() - t0)
     flops = train_step_flops(cfg, batch, t_len)
     ratios = [o / m for o, m in zip(times["original_ops"], times["mim3d"], strict=True)]
@@ -334,7 +332,6 @@ def job_data(job: dict) -> dict:
 
     from mim3d.data import DataConfig, make_dataset
     from mim3d.model import MIM
-    from mim3d.optim import OriginalAdam
 
     spec = CONFIGS[job["config"]]
     cfg = _model_config(job)
@@ -354,9 +351,7 @@ def job_data(job: dict) -> dict:
             next(it).numpy()
         read_s = (time.perf_counter() - t0) / n_batches
         model = MIM(cfg)
-        optimizer = OriginalAdam(learning_rate=1e-4)
-        optimizer.build(model.trainable_variables)
-        step = _train_step_fn(model, optimizer)
+        step = _train_step_fn(model)
         mask = tf.zeros((batch, t_len - lin - 1), tf.float32)
         step(next(it), tf.constant(lin), mask)  # trace + first call
         wait = busy = 0.0
