@@ -458,7 +458,9 @@ def measure_c(c: dict, save) -> None:
     c["train_bfloat16"] = run_child({"kind": "train", "config": "C", "steps": 3,
                                      "precision": "mixed_bfloat16"})
     c["data"] = run_child({"kind": "data", "config": "C"})
-    c["versus_original"] = run_child({"kind": "versus_original", "config": "C", "rounds": 5})
+    for key, alloc in (("versus_original", "default"), ("versus_original_bfc", "bfc")):
+        c[key] = run_child({"kind": "versus_original", "config": "C", "rounds": 5,
+                            "allocator": alloc})
     for key, row in c.items():
         if key.startswith("train") and "s_per_step" in row:
             _fraction_of(row, row, c)
@@ -488,9 +490,10 @@ def measure_d(d: dict, save, full: bool) -> None:
                              "total_length": 20, "recompute": mode})
             record_t20(d[f"train_{mode}"], run, d)
             save()
-    d["versus_original"] = run_child({"kind": "versus_original", "config": "D",
-                                      "total_length": 3, "rounds": 2})
-    save()
+    for key, alloc in (("versus_original", "default"), ("versus_original_bfc", "bfc")):
+        d[key] = run_child({"kind": "versus_original", "config": "D", "total_length": 3,
+                            "rounds": 2, "allocator": alloc})
+        save()
     d["forecast"] = run_child({"kind": "forecast", "config": "D",
                                "total_length": 20 if full else 4})
 

@@ -59,14 +59,18 @@ def rows(results: dict):
 def versus_rows(results: dict):
     """One row per configuration with a ``versus_original`` measurement."""
     for name in ("C", "D"):
-        row = results.get(name, {}).get("versus_original", {})
-        if "speedup" not in row:
-            continue
-        mine, orig = row["mim3d"], row["original_ops"]
-        yield (f"| {name}, T = {row['total_length']} | {mine['s_per_step']:.2f} "
-               f"({mine['gflop_per_s']} GFLOP/s) | {orig['s_per_step']:.2f} "
-               f"({orig['gflop_per_s']} GFLOP/s) | **{row['speedup']:.2f}×** | "
-               f"{len(mine['step_times_s'])} |")
+        for key, allocator in (("versus_original", "default"), ("versus_original_bfc", "BFC")):
+            row = results.get(name, {}).get(key, {})
+            if "speedup" in row:
+                yield _versus_row(name, allocator, row)
+
+
+def _versus_row(name: str, allocator: str, row: dict) -> str:
+    mine, orig = row["mim3d"], row["original_ops"]
+    return (f"| {name}, T = {row['total_length']} | {allocator} | {mine['s_per_step']:.2f} "
+            f"({mine['gflop_per_s']} GFLOP/s) | {orig['s_per_step']:.2f} "
+            f"({orig['gflop_per_s']} GFLOP/s) | **{row['speedup']:.2f}×** | "
+            f"{len(mine['step_times_s'])} |")
 
 
 def main() -> None:
@@ -80,9 +84,9 @@ def main() -> None:
     versus = list(versus_rows(results))
     if versus:
         print()
-        print("| config | mim3d default, s / step | the original's operations, s / step | "
-              "speedup | rounds |")
-        print("|---|---|---|---|---|")
+        print("| config | allocator | mim3d default, s / step | the original's operations, "
+              "s / step | speedup | rounds |")
+        print("|---|---|---|---|---|---|")
         for line in versus:
             print(line)
 
