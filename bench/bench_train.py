@@ -14,7 +14,7 @@ Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``
   activations stored), steps alternating in one process; their median time ratio;
 * **forecast**: ``MIM.forecast`` (test mode);
 * **roofline**: bare Conv3D forward + backward at every convolution shape of the model, both
-  TensorFlow's own gradient and :func:`mim3d.conv.conv_same`; per shape the faster one counts,
+  TensorFlow's own gradient and :func:`mim3d.conv.conv_same_written_out`; per shape the faster one counts,
   weighted by how often one optimizer step calls it (:mod:`mim3d.flops`);
 * **data**: ``make_dataset`` batches per second from an array file, and the share of a loop
   (next batch + train step) spent waiting for the batch.
@@ -247,7 +247,7 @@ def _roofline_fns(cfg, batch: int) -> dict:
     backward at each distinct convolution shape of the model, compiled and called once."""
     import tensorflow as tf
 
-    from mim3d.conv import conv_same
+    from mim3d.conv import conv_same_written_out
     from mim3d.flops import conv_shapes
 
     fns = {}
@@ -270,7 +270,7 @@ def _roofline_fns(cfg, batch: int) -> dict:
             return fn
 
         fns[key] = {"tensorflow": compiled(lambda a, b: tf.nn.convolution(a, b, padding="SAME")),
-                    "mim3d": compiled(conv_same)}
+                    "mim3d": compiled(conv_same_written_out)}
     return fns
 
 

@@ -9,12 +9,15 @@
 
 Measured on the 2-core CPU (TF 2.21, oneDNN on; see ``bench/``): TensorFlow's
 ``Conv3DBackpropFilterV2`` ran at ~3.5 GFLOP/s at 3D-MIM's shapes, the matrix-product form at
-~23 GFLOP/s, the same as the forward convolution. Values agree to float32 round-off.
+~23 GFLOP/s, the same as the forward convolution. Values agree to float32 round-off. With the
+BFC allocator TensorFlow's own gradients win at the widest 5³ shapes, and :func:`conv_same`
+takes them there (:func:`tensorflow_gradient_is_faster`).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 
 import tensorflow as tf
 
@@ -38,9 +41,33 @@ def _kernel_gradient(x: tf.Tensor, dy: tf.Tensor, kernel_shape) -> tf.Tensor:
     return tf.reshape(tf.stack(blocks[1:]), kernel_shape)
 
 
+def bfc_allocator() -> bool:
+    """Whether TensorFlow's BFC CPU allocator is asked for (``TF_CPU_ALLOCATOR_USE_BFC=true``,
+    read when TensorFlow starts, so set it before Python starts)."""
+    return os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1")
+
+
+def tensorflow_gradient_is_faster(kernel_shape) -> bool:
+    """True where TensorFlow's own Conv3D gradients beat the form below on the 2-core CPU: with
+    the BFC allocator, 3D kernels of size ≥ 5 with ≥ 32 input and ≥ 128 output channels
+    (32→128 k5: 218 vs 143 GFLOP/s; without BFC 117, as oneDNN's scratch buffers are then
+    mapped fresh on every call). Elsewhere the matrix-product form wins (``bench/README.md``)."""
+    spatial, c_in, c_out = kernel_shape[:-2], kernel_shape[-2], kernel_shape[-1]
+    return (bfc_allocator() and len(spatial) == 3 and min(spatial) >= 5 and c_in >= 32
+            and c_out >= 128)
+
+
+def conv_same(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """``[B, *grid, c_in]`` * ``[*k, c_in, c_out]`` → ``[B, *grid, c_out]`` (stride 1, 'same'),
+    with the faster gradient for its shape (:func:`tensorflow_gradient_is_faster`)."""
+    if tensorflow_gradient_is_faster(tuple(int(n) for n in kernel.shape)):
+        return tf.nn.convolution(x, kernel, padding="SAME")
+    return conv_same_written_out(x, kernel)
+
+
 @tf.custom_gradient
-def conv_same(x: tf.Tensor, kernel: tf.Tensor):
-    """``[B, *grid, c_in]`` * ``[*k, c_in, c_out]`` → ``[B, *grid, c_out]`` (stride 1, 'same')."""
+def conv_same_written_out(x: tf.Tensor, kernel: tf.Tensor):
+    """:func:`conv_same` with the gradients of this module's docstring, for any shape."""
     y = tf.nn.convolution(x, kernel, padding="SAME")
 
     def grad(dy):

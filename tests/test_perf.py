@@ -16,6 +16,7 @@ import tensorflow as tf
 from conftest import reference_sets
 from mim3d.cells import LN_EPSILON, ConvNorm, fused_conv, tensor_layer_norm
 from mim3d.config import ModelConfig
+from mim3d.conv import conv_same, conv_same_written_out, tensorflow_gradient_is_faster
 from mim3d.convert import model_from_original
 from mim3d.dummy import write_dummy_well
 from mim3d.errors import Mim3dError
@@ -121,10 +122,37 @@ def test_fused_model_equals_unfused(batch):
     assert _max_rel([g.numpy() for g in grads], [g.numpy() for g in grads2]) <= 1e-5
 
 
+def test_conv_same_takes_tensorflow_gradients_only_where_they_are_faster(monkeypatch):
+    monkeypatch.delenv("TF_CPU_ALLOCATOR_USE_BFC", raising=False)
+    assert not tensorflow_gradient_is_faster((5, 5, 5, 32, 128))
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "true")
+    assert tensorflow_gradient_is_faster((5, 5, 5, 32, 128))
+    assert tensorflow_gradient_is_faster((5, 5, 5, 32, 256))
+    for shape in [(5, 5, 5, 32, 96), (3, 3, 3, 32, 128), (5, 5, 5, 1, 128), (5, 5, 32, 128)]:
+        assert not tensorflow_gradient_is_faster(shape)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(1, 6, 5, 4, 32)).astype(np.float32))
+    kernel = tf.constant(rng.normal(size=(5, 5, 5, 32, 128)).astype(np.float32) * 0.05)
+    dy = tf.constant(rng.normal(size=(1, 6, 5, 4, 128)).astype(np.float32))
+
+    def values_and_gradients(conv):
+        @tf.function  # as in training (TensorFlow's eager Conv3D gradient lacks an attribute)
+        def run():
+            with tf.GradientTape() as tape:
+                tape.watch([x, kernel])
+                y = conv(x, kernel)
+            return [y, *tape.gradient(y, [x, kernel], output_gradients=dy)]
+
+        return run()
+
+    results = [values_and_gradients(conv) for conv in (conv_same, conv_same_written_out)]
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(tf.reduce_max(abs(b))))
+
+
 def test_benchmarks_original_operations_compute_the_same_model(batch):
     """``bench/``'s speed comparison with the original's operations compares like with like."""
     import mim3d.cells as cells
-    from mim3d.conv import conv_same
 
     spec = importlib.util.spec_from_file_location(
         "bench_train", Path(__file__).parents[1] / "bench" / "bench_train.py")
