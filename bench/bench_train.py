@@ -14,8 +14,8 @@ Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``
   activations stored), steps alternating in one process; their median time ratio;
 * **forecast**: ``MIM.forecast`` (test mode);
 * **roofline**: bare Conv3D forward + backward at every convolution shape of the model, both
-  TensorFlow's own gradient and :func:`mim3d.conv.conv_same_written_out`; per shape the faster one counts,
-  weighted by how often one optimizer step calls it (:mod:`mim3d.flops`);
+  TensorFlow's own gradient and :func:`mim3d.conv.conv_same_written_out`; per shape the faster
+  one counts, weighted by how often one optimizer step calls it (:mod:`mim3d.flops`);
 * **data**: ``make_dataset`` batches per second from an array file, and the share of a loop
   (next batch + train step) spent waiting for the batch.
 
@@ -521,7 +521,7 @@ def _fraction_of(row: dict, run: dict, part: dict) -> None:
     median over steps) when it has timed steps; ``roofline_fraction_separate`` and
     ``roofline_fraction_bfc``: against the roofline child processes of the same bench run (of
     ``part``, the configuration's results), the second with TensorFlow's BFC allocator, under
-    which bare convolutions run ~1.45× faster at D while the train step does not change."""
+    which TensorFlow's own Conv3D gradients run up to ~1.9× faster at D's shapes."""
     if "roofline_fraction_paired" in run:
         row["roofline_fraction"] = run["roofline_fraction_paired"]
     for key, name in (("roofline", "separate"), ("roofline_bfc", "bfc")):

@@ -7,11 +7,13 @@
 * kernel gradient: for every kernel offset ``(a, b, c)`` one matrix product
   ``dK[a, b, c] = X_shift(a, b, c)ᵀ · dY`` over all batch × voxel rows.
 
-Measured on the 2-core CPU (TF 2.21, oneDNN on; see ``bench/``): TensorFlow's
-``Conv3DBackpropFilterV2`` ran at ~3.5 GFLOP/s at 3D-MIM's shapes, the matrix-product form at
-~23 GFLOP/s, the same as the forward convolution. Values agree to float32 round-off. With the
-BFC allocator TensorFlow's own gradients win at the widest 5³ shapes, and :func:`conv_same`
-takes them there (:func:`tensorflow_gradient_is_faster`).
+Measured on the 2-core CPU (TF 2.21, oneDNN on, default allocator; ``bench/README.md``),
+forward + backward of the gate convolutions: TensorFlow's own gradients at 35–37 GFLOP/s at
+16³ (16→48, 16→64, k3) and 49–117 at the seed's 32³ (32→96, 32→128, k5), this form at 119–126
+and 139–150 (only D's first, 1→128, is faster with TensorFlow's). Values agree to float32
+round-off. With
+the BFC allocator TensorFlow's own gradients win at the widest 5³ shapes (218 GFLOP/s at
+32→128), and :func:`conv_same` takes them there (:func:`tensorflow_gradient_is_faster`).
 """
 
 from __future__ import annotations
