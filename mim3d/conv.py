@@ -11,9 +11,9 @@ Measured on the 2-core CPU (TF 2.21, oneDNN on, default allocator; ``bench/READM
 forward + backward of the gate convolutions: TensorFlow's own gradients at 35–37 GFLOP/s at
 16³ (16→48, 16→64, k3) and 49–117 at the seed's 32³ (32→96, 32→128, k5), this form at 119–126
 and 139–150 (only D's first, 1→128, is faster with TensorFlow's). Values agree to float32
-round-off. With
-the BFC allocator TensorFlow's own gradients win at the widest 5³ shapes (218 GFLOP/s at
-32→128), and :func:`conv_same` takes them there (:func:`tensorflow_gradient_is_faster`).
+round-off. With the BFC allocator TensorFlow's own gradients win at the widest 5³ shapes
+(218 GFLOP/s at 32→128), and :func:`conv_same` takes them there
+(:func:`tensorflow_gradient_is_faster`).
 """
 
 from __future__ import annotations
