@@ -19,6 +19,9 @@ Every measurement runs in its own child process, so each peak RSS (``ru_maxrss``
 * **data**: ``make_dataset`` batches per second from an array file, and the share of a loop
   (next batch + train step) spent waiting for the batch.
 
+Jobs run with mim3d's allocator (TensorFlow's BFC, asked for by ``import mim3d``) unless they
+say ``"allocator": "malloc"`` (TensorFlow's own default); the roofline is measured with both.
+
 Configurations (issue 7): **C** grid 16³, num_hidden (16,16,16), filter 3, input 5, total 10,
 batch 2; **D** (the seed's ``run.sh``) grid 32³, num_hidden (32,)*4, filter 5, input 1, total 20,
 batch 1. Each is measured in the three ``ModelConfig.recompute`` modes (``gates``, the default;
@@ -417,8 +420,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.job:
         job = json.loads(args.job)
-        if job.get("allocator") == "bfc":  # read when TensorFlow starts: jobs import it later
-            os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
+        # read when TensorFlow makes its first tensor, after this (mim3d's default: BFC)
+        os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = str(job.get("allocator") != "malloc").lower()
         print(json.dumps(JOBS[job["kind"]](job)))
         return
 
@@ -449,7 +452,7 @@ MODES = ("gates", "steps", "off")  # ModelConfig.recompute: the default first
 def measure_c(c: dict, save) -> None:
     print("C", flush=True)
     c["roofline"] = run_child({"kind": "roofline", "config": "C"})
-    c["roofline_bfc"] = run_child({"kind": "roofline", "config": "C", "allocator": "bfc"})
+    c["roofline_malloc"] = run_child({"kind": "roofline", "config": "C", "allocator": "malloc"})
     for mode in MODES:
         c[f"train_{mode}"] = run_child({"kind": "train", "config": "C", "steps": 5,
                                         "recompute": mode})
@@ -457,8 +460,10 @@ def measure_c(c: dict, save) -> None:
                                          "grappler": "off"})
     c["train_bfloat16"] = run_child({"kind": "train", "config": "C", "steps": 3,
                                      "precision": "mixed_bfloat16"})
+    c["train_malloc"] = run_child({"kind": "train", "config": "C", "steps": 5,
+                                   "allocator": "malloc"})
     c["data"] = run_child({"kind": "data", "config": "C"})
-    for key, alloc in (("versus_original", "default"), ("versus_original_bfc", "bfc")):
+    for key, alloc in (("versus_original", "bfc"), ("versus_original_malloc", "malloc")):
         c[key] = run_child({"kind": "versus_original", "config": "C", "rounds": 5,
                             "allocator": alloc})
     for key, row in c.items():
@@ -472,14 +477,15 @@ def measure_d(d: dict, save, full: bool) -> None:
     T = 20 itself (the default mode on a second call, the others on a first call, ~7 min each)."""
     print("D", flush=True)
     d["roofline"] = run_child({"kind": "roofline", "config": "D", "repeats": 3})
-    d["roofline_bfc"] = run_child({"kind": "roofline", "config": "D", "repeats": 3,
-                                   "allocator": "bfc"})
+    d["roofline_malloc"] = run_child({"kind": "roofline", "config": "D", "repeats": 3,
+                                      "allocator": "malloc"})
     save()
-    for mode in MODES:
-        runs = [run_child({"kind": "train", "config": "D", "steps": 1, "total_length": t,
-                           "recompute": mode}) for t in (3, 4)]
+    for mode in (*MODES, "malloc"):  # "malloc": the default mode with TensorFlow's allocator
+        job = {"recompute": mode} if mode in MODES else {"allocator": mode}
+        runs = [run_child({"kind": "train", "config": "D", "steps": 1, "total_length": t, **job})
+                for t in (3, 4)]
         row = d[f"train_{mode}"] = {"runs": runs, "stored": run_child(
-            {"kind": "stored", "config": "D", "recompute": mode})}
+            {"kind": "stored", "config": "D", "recompute": job.get("recompute", MODES[0])})}
         if all("s_per_step" in r for r in runs):
             row["T20"] = extrapolate(runs[0], runs[1], 20)
             _fractions(row, runs[1], d)
@@ -490,7 +496,7 @@ def measure_d(d: dict, save, full: bool) -> None:
                              "total_length": 20, "recompute": mode})
             record_t20(d[f"train_{mode}"], run, d)
             save()
-    for key, alloc in (("versus_original", "default"), ("versus_original_bfc", "bfc")):
+    for key, alloc in (("versus_original", "bfc"), ("versus_original_malloc", "malloc")):
         d[key] = run_child({"kind": "versus_original", "config": "D", "total_length": 3,
                             "rounds": 2, "allocator": alloc})
         save()
@@ -518,16 +524,19 @@ def _fractions(row: dict, run: dict, part: dict) -> None:
 
 def _fraction_of(row: dict, run: dict, part: dict) -> None:
     """``roofline_fraction``: against the roofline measured beside the run's own steps (the
-    median over steps) when it has timed steps; ``roofline_fraction_separate`` and
-    ``roofline_fraction_bfc``: against the roofline child processes of the same bench run (of
-    ``part``, the configuration's results), the second with TensorFlow's BFC allocator, under
-    which TensorFlow's own Conv3D gradients run up to ~1.9× faster at D's shapes."""
+    median over steps) when it has timed steps; ``roofline_fraction_separate``: against the
+    roofline child process with the run's allocator; ``roofline_fraction_best``: against the
+    faster of the two allocators' roofline children (BFC at D, malloc at C), all from the same
+    bench run (``part``, the configuration's results)."""
     if "roofline_fraction_paired" in run:
         row["roofline_fraction"] = run["roofline_fraction_paired"]
-    for key, name in (("roofline", "separate"), ("roofline_bfc", "bfc")):
-        if "gflop_per_s" in part.get(key, {}):
-            row[f"roofline_fraction_{name}"] = round(
-                run["gflop_per_s"] / part[key]["gflop_per_s"]["best"], 3)
+    rooflines = {key: part[key]["gflop_per_s"]["best"] for key in ("roofline", "roofline_malloc")
+                 if "gflop_per_s" in part.get(key, {})}
+    own = "roofline_malloc" if run.get("job", {}).get("allocator") == "malloc" else "roofline"
+    if own in rooflines:
+        row["roofline_fraction_separate"] = round(run["gflop_per_s"] / rooflines[own], 3)
+    if rooflines:
+        row["roofline_fraction_best"] = round(run["gflop_per_s"] / max(rooflines.values()), 3)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,19 @@
 * kernel gradient: for every kernel offset ``(a, b, c)`` one matrix product
   ``dK[a, b, c] = X_shift(a, b, c)ᵀ · dY`` over all batch × voxel rows.
 
-Measured on the 2-core CPU (TF 2.21, oneDNN on, default allocator; ``bench/README.md``),
-forward + backward of the gate convolutions: TensorFlow's own gradients at 35–37 GFLOP/s at
-16³ (16→48, 16→64, k3) and 49–117 at the seed's 32³ (32→96, 32→128, k5), this form at 119–126
-and 139–150 (only D's first, 1→128, is faster with TensorFlow's). Values agree to float32
-round-off. With the BFC allocator TensorFlow's own gradients win at the widest 5³ shapes
-(218 GFLOP/s at 32→128), and :func:`conv_same` takes them there
-(:func:`tensorflow_gradient_is_faster`).
+Measured on the 2-core CPU (TF 2.21, oneDNN on; ``bench/README.md``), forward + backward of
+the gate convolutions with TensorFlow's malloc allocator: TensorFlow's own gradients at 35–37
+GFLOP/s at 16³ (16→48, 16→64, k3) and 49–117 at the seed's 32³ (32→96, 32→128, k5), this form
+at 119–126 and 139–150. Values agree to float32 round-off. With the BFC allocator (mim3d's
+default, ``mim3d/__init__.py``) TensorFlow's own gradients win at the widest 5³ shapes (212–218
+GFLOP/s at 32→128 against 143), and :func:`conv_same` takes them there
+(:func:`tensorflow_gradient_is_faster`); at 32→96 its filter gradient stays ~6× slower.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-import os
 
 import tensorflow as tf
 
@@ -43,16 +43,22 @@ def _kernel_gradient(x: tf.Tensor, dy: tf.Tensor, kernel_shape) -> tf.Tensor:
     return tf.reshape(tf.stack(blocks[1:]), kernel_shape)
 
 
+@functools.cache
 def bfc_allocator() -> bool:
-    """Whether TensorFlow's BFC CPU allocator is asked for (``TF_CPU_ALLOCATOR_USE_BFC=true``,
-    read when TensorFlow starts, so set it before Python starts)."""
-    return os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1")
+    """Whether this process's CPU tensors come from TensorFlow's BFC allocator (mim3d asks for
+    it on import, see ``mim3d/__init__.py``; it is the only CPU allocator that keeps statistics,
+    so this holds even where TensorFlow made its first tensor before mim3d was imported)."""
+    try:
+        tf.config.experimental.get_memory_info("CPU:0")
+    except ValueError:  # "Allocator stats not available"
+        return False
+    return True
 
 
 def tensorflow_gradient_is_faster(kernel_shape) -> bool:
     """True where TensorFlow's own Conv3D gradients beat the form below on the 2-core CPU: with
     the BFC allocator, 3D kernels of size ≥ 5 with ≥ 32 input and ≥ 128 output channels
-    (32→128 k5: 218 vs 143 GFLOP/s; without BFC 117, as oneDNN's scratch buffers are then
+    (32→128 k5: 212–218 vs 143 GFLOP/s; with malloc 117, as oneDNN's scratch buffers are then
     mapped fresh on every call). Elsewhere the matrix-product form wins (``bench/README.md``)."""
     spatial, c_in, c_out = kernel_shape[:-2], kernel_shape[-2], kernel_shape[-1]
     return (bfc_allocator() and len(spatial) == 3 and min(spatial) >= 5 and c_in >= 32

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -122,10 +125,36 @@ def test_fused_model_equals_unfused(batch):
     assert _max_rel([g.numpy() for g in grads], [g.numpy() for g in grads2]) <= 1e-5
 
 
+ALLOCATOR_CHILD = """
+import os, sys
+if sys.argv[1] == "tensorflow first":
+    import tensorflow as tf
+    tf.ones(1)
+import mim3d
+from mim3d.conv import bfc_allocator
+print(os.environ["TF_CPU_ALLOCATOR_USE_BFC"], bfc_allocator())
+"""
+
+
+@pytest.mark.parametrize("setting, order, expected", [
+    (None, "mim3d first", "true True"),
+    ("false", "mim3d first", "false False"),  # the user's own setting wins
+    (None, "tensorflow first", "true False"),  # too late: TensorFlow made its allocator
+])
+def test_mim3d_asks_for_the_bfc_allocator_and_knows_whether_it_got_it(setting, order, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
+    if setting is not None:
+        env["TF_CPU_ALLOCATOR_USE_BFC"] = setting
+    out = subprocess.run([sys.executable, "-c", ALLOCATOR_CHILD, order], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == expected
+
+
 def test_conv_same_takes_tensorflow_gradients_only_where_they_are_faster(monkeypatch):
-    monkeypatch.delenv("TF_CPU_ALLOCATOR_USE_BFC", raising=False)
+    monkeypatch.setattr("mim3d.conv.bfc_allocator", lambda: False)
     assert not tensorflow_gradient_is_faster((5, 5, 5, 32, 128))
-    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "true")
+    monkeypatch.setattr("mim3d.conv.bfc_allocator", lambda: True)
     assert tensorflow_gradient_is_faster((5, 5, 5, 32, 128))
     assert tensorflow_gradient_is_faster((5, 5, 5, 32, 256))
     for shape in [(5, 5, 5, 32, 96), (3, 3, 3, 32, 128), (5, 5, 5, 1, 128), (5, 5, 32, 128)]:
