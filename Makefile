@@ -106,7 +106,7 @@ clean-figures: ## delete generated figures and executed notebooks (never data/ o
 	find figures -maxdepth 1 -type f \( -name '*.png' -o -name '*.pdf' -o -name '*.json' \
 		-o -name '*.gif' -o -name '*.mp4' \) -delete
 
-bench: $(STAMP) ## speed, memory, roofline, data, simulator benchmarks -> bench/results/*.json (~45 min; FULL=1 adds D at T=20: ~75 min in all)
+bench: $(STAMP) ## speed, memory, roofline, data, simulator benchmarks -> bench/results/*.json (~50 min; FULL=1 adds D at T=20: ~70 min in all)
 	$(PY) bench/bench_train.py $(if $(filter 1,$(FULL)),--full-d)
 	$(PY) bench/bench_simulate.py
 

@@ -6,7 +6,7 @@ namespace. TensorFlow >= 2.20 does that through ``pywrap_dlopen_global_flags``; 
 segfaults. Blocking that optional module keeps both working in one notebook kernel.
 
 It also asks for TensorFlow's BFC CPU allocator, which pools buffers instead of mapping fresh
-ones for every convolution: a training step at the seed's size runs ~1.3× faster
+ones for every convolution: a training step at the seed's size runs 1.2–1.4× faster
 (``bench/README.md``). TensorFlow reads the setting when it makes its first tensor; set
 ``TF_CPU_ALLOCATOR_USE_BFC=false`` before importing mim3d to keep TensorFlow's own allocator.
 """
