@@ -21,8 +21,10 @@ if "tensorflow" not in sys.modules:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
-# the BFC allocator's cap (TensorFlow's default 64 GiB), raised to the machine's memory if larger
-_memory_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-os.environ.setdefault("TF_CPU_BFC_MEM_LIMIT_IN_MB", str(max(2**16, _memory_mib)))
+if hasattr(os, "sysconf"):  # POSIX; elsewhere TensorFlow's cap stays
+    # the BFC allocator's cap (TensorFlow's default 64 GiB), raised to the machine's memory
+    _memory_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    os.environ.setdefault("TF_CPU_BFC_MEM_LIMIT_IN_MB", str(max(2**16, _memory_mib)))
+    del _memory_mib
 
 __version__ = "0.1.0"
